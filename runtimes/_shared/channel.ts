@@ -1,0 +1,75 @@
+/**
+ * The control channel over a unix socket, with node:net: JSON messages, one per
+ * line. node:net behaves the same here on Node, Bun and Deno, so the three
+ * backends share it.
+ */
+import net from "node:net";
+import type { Message } from "../../src/protocol.ts";
+import type { Channel, ControlServer } from "../../src/runtime.ts";
+
+function channelOf(socket: net.Socket): Channel {
+  const listeners: Array<(message: Message) => void> = [];
+  let buffered = "";
+  let closed = false;
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    buffered += chunk;
+    let end: number;
+    while ((end = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+      if (line === "") continue;
+      let message: Message;
+      try {
+        message = JSON.parse(line) as Message;
+      } catch {
+        continue;
+      }
+      for (const listener of listeners) listener(message);
+    }
+  });
+  socket.on("error", () => socket.destroy());
+  return {
+    send(message) {
+      if (closed || socket.destroyed) return;
+      socket.write(`${JSON.stringify(message)}\n`);
+    },
+    onMessage(listener) {
+      listeners.push(listener);
+    },
+    onClose(listener) {
+      socket.on("close", () => {
+        if (!closed) listener();
+      });
+    },
+    close() {
+      closed = true;
+      socket.destroy();
+    },
+  };
+}
+
+/** Listens on `path` for workers. */
+export function listenControl(path: string, onChannel: (channel: Channel) => void): Promise<ControlServer> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => onChannel(channelOf(socket)));
+    server.once("error", reject);
+    server.listen(path, () => {
+      server.off("error", reject);
+      // The arbiter must not wait on this socket to exit.
+      server.unref();
+      resolve({ close: () => new Promise((done) => server.close(() => done())) });
+    });
+  });
+}
+
+/** Connects a worker to its arbiter. */
+export function connectControl(path: string): Promise<Channel> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(path, () => {
+      socket.off("error", reject);
+      resolve(channelOf(socket));
+    });
+    socket.once("error", reject);
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * Process plumbing through node:process, node:child_process and node:fs, which
+ * Node, Bun and Deno all implement the same way for what unicorn uses.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import type { Runtime, SignalName, SpawnSpec, WorkerProcess } from "../../src/runtime.ts";
+
+/** The parts of the port every backend implements the same way. */
+export type CommonParts = Pick<
+  Runtime,
+  | "pid"
+  | "env"
+  | "args"
+  | "cwd"
+  | "writeError"
+  | "exit"
+  | "onSignal"
+  | "onUncaught"
+  | "kill"
+  | "monotonic"
+  | "makeTempDir"
+  | "removePath"
+  | "resolvePath"
+  | "fileExists"
+>;
+
+/** Builds the parts of the port that are the same on every runtime. */
+export function commonParts(): CommonParts {
+  return {
+    pid: process.pid,
+    env: () => process.env,
+    // argv is [runtime, script, ...args] on all three runtimes.
+    args: () => process.argv.slice(2),
+    cwd: () => process.cwd(),
+    writeError(line) {
+      // A pipe or file write error (EPIPE, ENOSPC) must never take the process down.
+      fs.writeSync(2, `${line}\n`);
+    },
+    exit: (code) => process.exit(code),
+    onSignal(signal, handler) {
+      process.on(signal, handler);
+    },
+    onUncaught(handler) {
+      process.on("uncaughtException", (error) => handler(error, "exception"));
+      process.on("unhandledRejection", (reason) => handler(reason, "rejection"));
+    },
+    kill(pid, signal) {
+      try {
+        process.kill(pid, signal);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    monotonic: () => performance.now() / 1000,
+    makeTempDir: (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix)),
+    removePath: (target) => fs.rmSync(target, { recursive: true, force: true }),
+    resolvePath: (base, target) => path.resolve(base, target),
+    fileExists: (target) => fs.existsSync(target),
+  };
+}
+
+/** Starts `command` as a worker, in its own session so a terminal's ^C reaches only the arbiter. */
+export function spawnWorker(command: readonly string[], spec: SpawnSpec): WorkerProcess {
+  const child = spawn(command[0]!, command.slice(1), {
+    env: spec.env,
+    stdio: ["ignore", "inherit", "inherit", ...spec.fds],
+    detached: true,
+  });
+  if (child.pid === undefined) throw new Error(`cannot start "${command[0]}"`);
+  const pid = child.pid;
+  let exited: [number | null, string | null] | undefined;
+  const listeners: Array<(code: number | null, signal: string | null) => void> = [];
+  child.on("error", () => {});
+  child.on("exit", (code, signal) => {
+    exited = [code, signal];
+    for (const listener of listeners) listener(code, signal);
+  });
+  return {
+    pid,
+    kill(signal: SignalName) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Already gone: its exit event follows.
+      }
+    },
+    onExit(listener) {
+      if (exited) listener(...exited);
+      else listeners.push(listener);
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** The Bun backend: each worker serves Bun.serve on its own SO_REUSEPORT socket. */
+import process from "node:process";
+import type { Runtime } from "../../src/runtime.ts";
+import { connectControl, listenControl } from "../_shared/channel.ts";
+import { probePort } from "../_shared/probe.ts";
+import { commonParts, spawnWorker } from "../_shared/process.ts";
+import { serve } from "./serve.ts";
+
+const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
+const Bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
+
+/** The Bun runtime, for `mod.ts` and the worker entry. */
+export const runtime: Runtime = {
+  ...commonParts(),
+  name: "bun",
+  version: Bun.version,
+  capabilities: {
+    sharedListeners: false,
+    reusePort: true,
+    engine: { shared: "unavailable", "reuse-port": "Bun.serve on SO_REUSEPORT sockets" },
+  },
+  bindShared: () => Promise.reject(new Error("a Bun arbiter cannot hand sockets to workers")),
+  probePort,
+  listenControl,
+  connectControl,
+  spawnWorker: (spec) => spawnWorker([process.execPath, WORKER_ENTRY], spec),
+  serve,
+  importModule: (path) => import(path),
+};

@@ -1,0 +1,5 @@
+/** Entry point of the Node CLI (`npx unicorn`). */
+import { main } from "../../src/cli/main.ts";
+import { runtime } from "./mod.ts";
+
+await main(runtime);

@@ -1,0 +1,31 @@
+/**
+ * The one worker-to-arbiter protocol, the same on every runtime: JSON messages,
+ * one per line, over the control socket.
+ */
+export type Message =
+  /** First message of a worker: which spawn it is. */
+  | { type: "hello"; id: number; pid: number }
+  /** The app is loaded and the worker is serving. */
+  | { type: "booted" }
+  /** Sent from a timer on the worker's event loop: a blocked loop misses it. */
+  | { type: "heartbeat"; requests: number }
+  /** The worker has stopped accepting and is finishing its requests. */
+  | { type: "draining" }
+  /** From the arbiter: stop gracefully. */
+  | { type: "stop" };
+
+/** What the arbiter passes to a worker, as JSON in `UNICORN_WORKER`. */
+export interface WorkerSpec {
+  readonly id: number;
+  readonly control: string;
+  readonly app: string;
+  readonly cwd: string;
+  readonly listeners: readonly import("./runtime.ts").ServeListener[];
+  readonly backlog: number;
+  readonly timeout: number;
+  readonly gracefulTimeout: number;
+  readonly logLevel: import("./log/logger.ts").LogLevel;
+}
+
+/** The environment variable that carries the {@linkcode WorkerSpec}. */
+export const WORKER_SPEC_ENV = "UNICORN_WORKER";

@@ -1,0 +1,142 @@
+/**
+ * The runtime port: everything the core needs from Node, Bun or Deno. Each
+ * backend in `runtimes/<name>/` exports one value of {@linkcode Runtime}; the
+ * core never imports a runtime module itself.
+ */
+import type { BindAddress } from "./config/bind.ts";
+import type { Env } from "./config/settings.ts";
+import type { Message } from "./protocol.ts";
+
+/** The signals unicorn handles or sends. */
+export type SignalName =
+  | "SIGTERM"
+  | "SIGINT"
+  | "SIGQUIT"
+  | "SIGHUP"
+  | "SIGUSR1"
+  | "SIGUSR2"
+  | "SIGTTIN"
+  | "SIGTTOU"
+  | "SIGWINCH"
+  | "SIGKILL"
+  | "SIGABRT";
+
+/** How workers get their connections. */
+export type Strategy = "shared" | "reuse-port";
+
+/** What a runtime can do, so the core chooses instead of guessing. */
+export interface Capabilities {
+  /** The arbiter can own a listening socket and hand it to workers. */
+  readonly sharedListeners: boolean;
+  /** Workers can each bind an SO_REUSEPORT socket. */
+  readonly reusePort: boolean;
+  /** The HTTP server each strategy uses, as the banner names it. */
+  readonly engine: Readonly<Record<Strategy, string>>;
+}
+
+/** A listener as a worker receives it. */
+export type ServeListener =
+  | { kind: "fd"; fd: number; address: BindAddress }
+  | { kind: "reuse-port"; host: string; port: number; address: BindAddress };
+
+/** A socket the arbiter bound and holds for its workers. */
+export interface BoundListener {
+  /** The address, with port 0 replaced by the port bound. */
+  readonly address: BindAddress;
+  /** The descriptor handed to workers. */
+  readonly fd: number;
+  close(): void;
+}
+
+/** The connection info handed to the app as its second argument. */
+export interface ConnInfo {
+  readonly remoteAddr: { readonly transport: "tcp" | "unix"; readonly hostname: string; readonly port: number };
+}
+
+/** A Fetch-API handler: what every app becomes once loaded. */
+export type FetchHandler = (request: Request, info: ConnInfo) => Response | Promise<Response>;
+
+/** A running HTTP server inside a worker. */
+export interface HttpServer {
+  /**
+   * Stops accepting, answers requests still to come on kept-alive connections
+   * with `Connection: close`, closes idle connections, and resolves once no
+   * connection is left.
+   */
+  drain(): Promise<void>;
+}
+
+/** What a worker's server is told besides its listeners. */
+export interface ServeOptions {
+  readonly backlog: number;
+  /** Called with each error the server itself reports (not the app's). */
+  readonly onError: (error: unknown) => void;
+}
+
+/** A two-way message channel between the arbiter and one worker. */
+export interface Channel {
+  send(message: Message): void;
+  onMessage(listener: (message: Message) => void): void;
+  /** Called once when the other side goes away, the arbiter's death included. */
+  onClose(listener: () => void): void;
+  close(): void;
+}
+
+/** The arbiter's end of the control socket. */
+export interface ControlServer {
+  close(): Promise<void>;
+}
+
+/** A worker process as the arbiter sees it. */
+export interface WorkerProcess {
+  readonly pid: number;
+  kill(signal: SignalName): void;
+  /** Called once with the exit code, or the signal that ended it. */
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+}
+
+/** What the arbiter tells the runtime to start a worker. */
+export interface SpawnSpec {
+  readonly env: Readonly<Record<string, string>>;
+  /** Descriptors the child gets as fds 3, 4, ...; in order. */
+  readonly fds: readonly number[];
+}
+
+/** The port itself. */
+export interface Runtime {
+  readonly name: "node" | "bun" | "deno";
+  readonly version: string;
+  readonly pid: number;
+  readonly capabilities: Capabilities;
+  env(): Env;
+  /** Command-line arguments after the script. */
+  args(): string[];
+  cwd(): string;
+  /** Writes one line to standard error; throws if it cannot. */
+  writeError(line: string): void;
+  exit(code: number): never;
+  onSignal(signal: SignalName, handler: () => void): void;
+  /** Calls `handler` for an uncaught exception or unhandled rejection instead of crashing. */
+  onUncaught(handler: (error: unknown, kind: "exception" | "rejection") => void): void;
+  /** Sends a signal; false when the process is gone. */
+  kill(pid: number, signal: SignalName): boolean;
+  /** Seconds since some fixed point, never going backwards. */
+  monotonic(): number;
+
+  // Arbiter side.
+  bindShared(address: BindAddress, backlog: number): Promise<BoundListener>;
+  /** Checks a TCP address can be bound, and picks a port for port 0; binds nothing lasting. */
+  probePort(address: BindAddress & { kind: "tcp" }): Promise<number>;
+  listenControl(path: string, onChannel: (channel: Channel) => void): Promise<ControlServer>;
+  spawnWorker(spec: SpawnSpec): WorkerProcess;
+  makeTempDir(prefix: string): string;
+  removePath(path: string): void;
+
+  // Worker side.
+  connectControl(path: string): Promise<Channel>;
+  serve(handler: FetchHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
+  /** Imports a module by absolute path, TypeScript included. */
+  importModule(path: string): Promise<Record<string, unknown>>;
+  resolvePath(base: string, path: string): string;
+  fileExists(path: string): boolean;
+}
