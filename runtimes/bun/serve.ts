@@ -1,5 +1,6 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
 import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import { closing } from "../_shared/closing.ts";
 
 interface BunServer {
   requestIP(request: Request): { address: string; port: number; family: string } | null;
@@ -29,10 +30,6 @@ class BunConnInfo implements ConnInfo {
   }
 }
 
-function closing(response: Response): Response {
-  response.headers.set("connection", "close");
-  return response;
-}
 
 export function serve(
   handler: FetchHandler,
@@ -50,8 +47,9 @@ export function serve(
       development: false,
       fetch(request, server) {
         const result = handler(request, new BunConnInfo(request, server));
-        if (!draining) return result;
-        return result instanceof Promise ? result.then(closing) : closing(result);
+        // A response finished after the drain began is the last on its connection.
+        if (result instanceof Promise) return result.then((response) => (draining ? closing(response) : response));
+        return draining ? closing(result) : result;
       },
       error(error) {
         options.onError(error);

@@ -1,5 +1,6 @@
 /** The native engine on Deno: Deno.serve on an SO_REUSEPORT socket per worker (needs --unstable-net). */
 import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import { closing } from "../_shared/closing.ts";
 
 interface DenoServer {
   shutdown(): Promise<void>;
@@ -14,10 +15,6 @@ interface DenoServeOptions {
 }
 const Deno = (globalThis as unknown as { Deno: { serve(options: DenoServeOptions): DenoServer } }).Deno;
 
-function closing(response: Response): Response {
-  response.headers.set("connection", "close");
-  return response;
-}
 
 export function serve(
   handler: FetchHandler,
@@ -39,8 +36,9 @@ export function serve(
       // Deno's info already has the { remoteAddr } shape unicorn gives every app.
       handler(request, info) {
         const result = handler(request, info);
-        if (!draining) return result;
-        return result instanceof Promise ? result.then(closing) : closing(result);
+        // A response finished after the drain began is the last on its connection.
+        if (result instanceof Promise) return result.then((response) => (draining ? closing(response) : response));
+        return draining ? closing(result) : result;
       },
     });
   });

@@ -82,6 +82,11 @@ async function bindTcp(address: BindAddress & { kind: "tcp" }): Promise<BoundLis
   }
   const name: { port?: number } = {};
   handle.getsockname(name);
+  if (!name.port) {
+    // libuv delays EADDRINUSE from bind() to listen(); an unbound socket shows port 0.
+    handle.close();
+    throw new Error(describeErrno({ code: "EADDRINUSE" }));
+  }
   let open = true;
   return {
     address: { ...address, port: name.port ?? address.port },

@@ -169,7 +169,7 @@ export class Arbiter {
     for (const listener of this.listeners?.bound ?? []) listener.close();
     for (const worker of this.workers.values()) {
       worker.state = "retiring";
-      worker.process.kill(graceful ? "SIGTERM" : "SIGQUIT");
+      worker.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
     }
     this.#progressStop();
   }
@@ -185,7 +185,7 @@ export class Arbiter {
       for (const worker of this.workers.values()) {
         this.log.warning(`Worker (pid:${worker.pid}) did not stop in time; sending SIGKILL`);
         worker.killedAt = this.runtime.monotonic();
-        worker.process.kill("SIGKILL");
+        worker.child.kill("SIGKILL");
       }
     }
   }
@@ -220,7 +220,7 @@ export class Arbiter {
       this.log.critical(`WORKER TIMEOUT (pid:${worker.pid})`);
       worker.killedAt = now;
       worker.state = "retiring";
-      worker.process.kill("SIGKILL");
+      worker.child.kill("SIGKILL");
     }
   }
 
@@ -237,7 +237,7 @@ export class Arbiter {
   /** Asks a worker to finish its requests and exit. */
   retireWorker(worker: WorkerHandle): void {
     worker.state = "retiring";
-    worker.process.kill("SIGTERM");
+    worker.child.kill("SIGTERM");
   }
 
   spawnWorker(): WorkerHandle | undefined {
@@ -254,9 +254,9 @@ export class Arbiter {
       gracefulTimeout: this.config.gracefulTimeout,
       logLevel: this.config.logLevel,
     };
-    let process;
+    let child;
     try {
-      process = this.runtime.spawnWorker({
+      child = this.runtime.spawnWorker({
         env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
         fds: listeners.bound.map((l) => l.fd),
       });
@@ -264,11 +264,11 @@ export class Arbiter {
       this.log.error(`Cannot spawn a worker: ${messageOf(error)}`);
       return undefined;
     }
-    const worker = new WorkerHandle(id, process, this.runtime.monotonic());
-    this.workers.set(process.pid, worker);
-    process.onExit((code, signal) => this.#enqueue({ kind: "exit", pid: process.pid, code, signal }));
+    const worker = new WorkerHandle(id, child, this.runtime.monotonic());
+    this.workers.set(child.pid, worker);
+    child.onExit((code, signal) => this.#enqueue({ kind: "exit", pid: child.pid, code, signal }));
     // Tests wait for this line.
-    this.log.info(`Booting worker with pid: ${process.pid}`);
+    this.log.info(`Booting worker with pid: ${child.pid}`);
     return worker;
   }
 

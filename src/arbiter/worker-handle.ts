@@ -7,7 +7,7 @@ export type WorkerState = "booting" | "serving" | "retiring";
 export class WorkerHandle {
   /** Spawn number, increasing: a larger id is a younger worker. */
   readonly id: number;
-  readonly process: WorkerProcess;
+  readonly child: WorkerProcess;
   readonly spawnedAt: number;
   state: WorkerState = "booting";
   bootedAt: number | undefined;
@@ -17,14 +17,14 @@ export class WorkerHandle {
   /** When the arbiter gave up on it and sent SIGKILL. */
   killedAt: number | undefined;
 
-  constructor(id: number, process: WorkerProcess, now: number) {
+  constructor(id: number, child: WorkerProcess, now: number) {
     this.id = id;
-    this.process = process;
+    this.child = child;
     this.spawnedAt = now;
     this.lastHeartbeat = now;
   }
 
   get pid(): number {
-    return this.process.pid;
+    return this.child.pid;
   }
 }

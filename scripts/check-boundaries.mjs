@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Fails when src/ names a runtime, when the backends' file names differ, or
+// when the version is not the same in package.json, deno.json and src/version.ts.
+import fs from "node:fs";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..");
+const problems = [];
+
+function files(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? files(full) : full.endsWith(".ts") ? [full] : [];
+  });
+}
+
+function stripComments(text) {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
+}
+
+function stripStrings(text) {
+  return text.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`(?:[^`\\]|\\.)*`/g, '""');
+}
+
+// Identifiers are looked for outside strings (messages may name a runtime); module specifiers inside them.
+const IDENTIFIERS = [
+  [/\bprocess\b/, "process"],
+  [/\bDeno\b/, "Deno"],
+  [/\bBun\b/, "Bun"],
+  [/\bBuffer\b/, "Buffer"],
+  [/\brequire\s*\(/, "require()"],
+];
+const SPECIFIERS = [[/["']node:[a-z_/]+["']/, "a node: module"]];
+for (const file of files(path.join(root, "src"))) {
+  const code = stripComments(fs.readFileSync(file, "utf8"));
+  const report = (text, rules) =>
+    text.split("\n").forEach((line, index) => {
+      for (const [pattern, name] of rules) {
+        if (pattern.test(line)) problems.push(`${path.relative(root, file)}:${index + 1} names ${name}`);
+      }
+    });
+  report(stripStrings(code), IDENTIFIERS);
+  report(code, SPECIFIERS);
+}
+
+const BACKEND_FILES = ["main.ts", "mod.ts", "serve.ts", "worker.ts"];
+for (const backend of ["node", "bun", "deno"]) {
+  for (const name of BACKEND_FILES) {
+    if (!fs.existsSync(path.join(root, "runtimes", backend, name))) {
+      problems.push(`runtimes/${backend}/${name} is missing: every backend has ${BACKEND_FILES.join(", ")}`);
+    }
+  }
+}
+
+const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
+const deno = JSON.parse(fs.readFileSync(path.join(root, "deno.json"), "utf8")).version;
+const src = /VERSION = "([^"]+)"/.exec(fs.readFileSync(path.join(root, "src/version.ts"), "utf8"))?.[1];
+if (pkg !== deno || pkg !== src) {
+  problems.push(`versions differ: package.json ${pkg}, deno.json ${deno}, src/version.ts ${src}`);
+}
+
+if (problems.length) {
+  for (const problem of problems) console.error(`check-boundaries: ${problem}`);
+  process.exit(1);
+}
+console.log("check-boundaries: src/ names no runtime; backends and versions agree");
