@@ -62,6 +62,11 @@ export class Arbiter {
     this.numWorkers = config.workers;
   }
 
+  /** The code to exit with, once the arbiter has decided to stop. */
+  get exitCode(): number | undefined {
+    return this.#exitCode;
+  }
+
   /** Binds, starts the control socket, installs signals and logs the banner. */
   async start(): Promise<void> {
     const { runtime, log } = this;

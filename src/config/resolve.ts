@@ -46,12 +46,18 @@ export function resolveConfig(argv: readonly string[], env: Env): Resolved {
   const config = {} as Record<string, unknown>;
   const sources = {} as Record<string, Source>;
   for (const setting of SETTINGS) {
-    config[setting.name] = setting.defaultValue(env);
+    config[setting.name] = setting.default;
     sources[setting.name] = "default";
-  }
-  if (env.PORT !== undefined || env.WEB_CONCURRENCY !== undefined) {
-    if (env.PORT !== undefined) sources.bind = "env";
-    if (env.WEB_CONCURRENCY !== undefined) sources.workers = "env";
+    const fromEnv = setting.envDefault;
+    const text = fromEnv ? env[fromEnv.name] : undefined;
+    if (fromEnv && text !== undefined && text !== "") {
+      try {
+        config[setting.name] = fromEnv.value(text);
+      } catch (error) {
+        throw usageError(`Invalid value for "${fromEnv.name}": ${(error as Error).message} (got "${text}")`);
+      }
+      sources[setting.name] = "env";
+    }
   }
   config.app = undefined;
   sources.app = "default";

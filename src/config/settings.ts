@@ -39,8 +39,10 @@ export interface Setting {
   readonly doc: string;
   /** The default as `--help` and the docs show it. */
   readonly defaultText: string;
-  /** The default, possibly from the environment (`PORT`, `WEB_CONCURRENCY`). */
-  defaultValue(env: Env): unknown;
+  /** The default when neither the environment nor a flag sets it. */
+  readonly default: unknown;
+  /** An environment variable that replaces the default, as `PORT` and `WEB_CONCURRENCY` do. */
+  readonly envDefault?: { readonly name: string; value(text: string): unknown };
   /** Turns the text of one flag occurrence into a value; throws a one-line message. */
   parse(text: string): unknown;
 }
@@ -86,7 +88,8 @@ export const SETTINGS: readonly Setting[] = [
     repeatable: true,
     doc: "Address to listen on: HOST:PORT, HOST, [IPV6]:PORT, unix:PATH or fd://N. Repeat for several.",
     defaultText: "127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set",
-    defaultValue: (env) => [parseBind(env.PORT ? `0.0.0.0:${env.PORT}` : "127.0.0.1:8000")],
+    default: [parseBind("127.0.0.1:8000")],
+    envDefault: { name: "PORT", value: (text) => [parseBind(`0.0.0.0:${text}`)] },
     parse: parseBind,
   },
   {
@@ -96,7 +99,7 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "INT",
     doc: "The most connections the kernel queues before refusing new ones.",
     defaultText: "2048",
-    defaultValue: () => 2048,
+    default: 2048,
     parse: wholeNumber(1),
   },
   {
@@ -106,7 +109,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Each worker binds its own SO_REUSEPORT socket and serves it with the runtime's native server. " +
       "The default on Bun and Deno; not available on Node before 22.12.",
     defaultText: "the runtime's default (see docs/listeners.md)",
-    defaultValue: () => undefined,
+    default: undefined,
     parse: flag,
   },
   {
@@ -116,7 +119,8 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "INT",
     doc: "The number of worker processes serving requests.",
     defaultText: "$WEB_CONCURRENCY or 1",
-    defaultValue: (env) => (env.WEB_CONCURRENCY ? wholeNumber(1)(env.WEB_CONCURRENCY) : 1),
+    default: 1,
+    envDefault: { name: "WEB_CONCURRENCY", value: wholeNumber(1) },
     parse: wholeNumber(1),
   },
   {
@@ -126,7 +130,7 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "SECONDS",
     doc: "A worker whose event loop sends no heartbeat for this long is killed and replaced. 0 disables.",
     defaultText: "30",
-    defaultValue: () => 30,
+    default: 30,
     parse: seconds,
   },
   {
@@ -136,7 +140,7 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "SECONDS",
     doc: "On TERM, how long workers may finish in-flight requests before they are killed.",
     defaultText: "30",
-    defaultValue: () => 30,
+    default: 30,
     parse: seconds,
   },
   {
@@ -146,7 +150,7 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "LEVEL",
     doc: `The least severe level written to the error log: ${LOG_LEVELS.join(", ")}.`,
     defaultText: "info",
-    defaultValue: () => "info",
+    default: "info",
     parse: choice(LOG_LEVELS),
   },
 ];

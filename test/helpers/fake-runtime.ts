@@ -1,0 +1,123 @@
+/** An in-memory runtime for the arbiter's unit tests: a hand-moved clock and scripted workers. */
+import type { BindAddress } from "../../src/config/bind.ts";
+import type { Channel, Runtime, SignalName, SpawnSpec, WorkerProcess } from "../../src/runtime.ts";
+import type { Message } from "../../src/protocol.ts";
+
+export class FakeWorker implements WorkerProcess {
+  readonly pid: number;
+  readonly spec: SpawnSpec;
+  readonly signals: SignalName[] = [];
+  #exit: ((code: number | null, signal: string | null) => void) | undefined;
+  exited = false;
+  constructor(pid: number, spec: SpawnSpec) {
+    this.pid = pid;
+    this.spec = spec;
+  }
+  kill(signal: SignalName): void {
+    this.signals.push(signal);
+  }
+  onExit(listener: (code: number | null, signal: string | null) => void): void {
+    this.#exit = listener;
+  }
+  /** The process ends. */
+  exit(code: number | null, signal: string | null = null): void {
+    this.exited = true;
+    this.#exit?.(code, signal);
+  }
+}
+
+export class FakeRuntime implements Runtime {
+  readonly name = "node" as const;
+  readonly version = "0.0.0";
+  readonly pid = 1;
+  readonly capabilities = {
+    sharedListeners: true,
+    reusePort: true,
+    engine: { shared: "fake shared", "reuse-port": "fake reuse-port" },
+  };
+  now = 100;
+  nextPid = 1000;
+  readonly spawned: FakeWorker[] = [];
+  readonly handlers = new Map<SignalName, () => void>();
+  readonly errors: string[] = [];
+  onChannel: ((channel: Channel) => void) | undefined;
+
+  env() {
+    return {};
+  }
+  args() {
+    return [];
+  }
+  cwd() {
+    return "/app";
+  }
+  writeError(line: string) {
+    this.errors.push(line);
+  }
+  exit(code: number): never {
+    throw new Error(`exit ${code}`);
+  }
+  onSignal(signal: SignalName, handler: () => void) {
+    this.handlers.set(signal, handler);
+  }
+  onUncaught() {}
+  kill() {
+    return true;
+  }
+  monotonic() {
+    return this.now;
+  }
+  bindShared(address: BindAddress) {
+    return Promise.resolve({ address, fd: 10, close() {} });
+  }
+  probePort(address: BindAddress & { kind: "tcp" }) {
+    return Promise.resolve(address.port || 4242);
+  }
+  listenControl(_path: string, onChannel: (channel: Channel) => void) {
+    this.onChannel = onChannel;
+    return Promise.resolve({ close: () => Promise.resolve() });
+  }
+  spawnWorker(spec: SpawnSpec): WorkerProcess {
+    const worker = new FakeWorker(this.nextPid++, spec);
+    this.spawned.push(worker);
+    return worker;
+  }
+  makeTempDir() {
+    return "/tmp/fake";
+  }
+  removePath() {}
+  connectControl(): Promise<Channel> {
+    throw new Error("not in the arbiter");
+  }
+  serve(): never {
+    throw new Error("not in the arbiter");
+  }
+  importModule(): never {
+    throw new Error("not in the arbiter");
+  }
+  resolvePath(base: string, path: string) {
+    return `${base}/${path}`;
+  }
+  fileExists() {
+    return true;
+  }
+
+  /** Workers not yet exited. */
+  get live(): FakeWorker[] {
+    return this.spawned.filter((w) => !w.exited);
+  }
+
+  /** Connects a fake worker's channel and returns a function to send its messages. */
+  connect(worker: FakeWorker): (message: Message) => void {
+    let listener: ((message: Message) => void) | undefined;
+    this.onChannel!({
+      send() {},
+      onMessage: (l) => (listener = l),
+      onClose() {},
+      close() {},
+    });
+    const send = (message: Message) => listener!(message);
+    send({ type: "hello", id: 0, pid: worker.pid });
+    return send;
+  }
+}

@@ -1,0 +1,131 @@
+import { describe, expect, test } from "vitest";
+import { Arbiter } from "../../src/arbiter/arbiter.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
+import { Logger } from "../../src/log/logger.ts";
+import { FakeRuntime } from "../helpers/fake-runtime.ts";
+
+async function started(args: string[] = []) {
+  const runtime = new FakeRuntime();
+  const { config } = resolveConfig(["app.ts", ...args], {});
+  const lines: string[] = [];
+  const log = new Logger({ level: "debug", sink: (line) => lines.push(line), pid: 1, now: () => new Date(0) });
+  const arbiter = new Arbiter(runtime, config, log);
+  await arbiter.start();
+  arbiter.manageWorkers();
+  return { runtime, arbiter, lines };
+}
+
+describe("the arbiter", () => {
+  test("spawns the configured number of workers with the listeners as fds", async () => {
+    const { runtime, lines } = await started(["-w", "3"]);
+    expect(runtime.spawned).toHaveLength(3);
+    expect(runtime.spawned[0]!.spec.fds).toEqual([10]);
+    const spec = JSON.parse(runtime.spawned[0]!.spec.env.UNICORN_WORKER!);
+    expect(spec.listeners[0]).toMatchObject({ kind: "fd", fd: 3 });
+    expect(lines.filter((l) => l.includes("Booting worker with pid"))).toHaveLength(3);
+  });
+
+  test("replaces a worker that dies and logs how it died", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "2"]);
+    runtime.spawned[0]!.exit(null, "SIGKILL");
+    arbiter.tick();
+    expect(runtime.live).toHaveLength(2);
+    expect(runtime.spawned).toHaveLength(3);
+    expect(lines.some((l) => l.includes("Worker (pid:1000) was sent SIGKILL! Perhaps out of memory?"))).toBe(true);
+    runtime.spawned[1]!.exit(1);
+    arbiter.tick();
+    expect(lines.some((l) => l.includes("Worker (pid:1001) exited with code 1"))).toBe(true);
+    expect(runtime.live).toHaveLength(2);
+  });
+
+  for (const [code, reason] of [[3, "a worker failed to boot"], [4, "the app failed to load"]] as const) {
+    test(`a worker exiting ${code} halts the arbiter with code ${code} instead of respawning`, async () => {
+      const { runtime, arbiter, lines } = await started(["-w", "2"]);
+      runtime.spawned[0]!.exit(code);
+      arbiter.tick();
+      expect(runtime.spawned).toHaveLength(2);
+      expect(runtime.spawned[1]!.signals).toEqual(["SIGQUIT"]);
+      expect(lines.some((l) => l.includes(`Shutting down: ${reason}`))).toBe(true);
+      runtime.spawned[1]!.exit(0);
+      arbiter.tick();
+      expect(arbiter.exitCode).toBe(code);
+    });
+  }
+
+  test("TERM sends SIGTERM to every worker, waits, and exits 0 once they are gone", async () => {
+    const { runtime, arbiter } = await started(["-w", "2"]);
+    runtime.handlers.get("SIGTERM")!();
+    arbiter.tick();
+    expect(runtime.spawned.map((w) => w.signals)).toEqual([["SIGTERM"], ["SIGTERM"]]);
+    runtime.spawned[0]!.exit(0);
+    arbiter.tick();
+    expect(runtime.spawned).toHaveLength(2);
+    runtime.spawned[1]!.exit(0);
+    arbiter.tick();
+    expect(arbiter.exitCode).toBe(0);
+  });
+
+  test("TERM sends SIGKILL to workers still alive after the graceful timeout", async () => {
+    const { runtime, arbiter } = await started(["--graceful-timeout", "5"]);
+    runtime.handlers.get("SIGTERM")!();
+    arbiter.tick();
+    runtime.now += 4;
+    arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM"]);
+    runtime.now += 2;
+    arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM", "SIGKILL"]);
+  });
+
+  test("INT during a graceful stop escalates to a quick stop", async () => {
+    const { runtime, arbiter } = await started();
+    runtime.handlers.get("SIGTERM")!();
+    arbiter.tick();
+    runtime.handlers.get("SIGINT")!();
+    arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM", "SIGQUIT"]);
+  });
+
+  test("TTIN adds a worker and TTOU retires the oldest, never below one", async () => {
+    const { runtime, arbiter } = await started(["-w", "2"]);
+    runtime.handlers.get("SIGTTIN")!();
+    arbiter.tick();
+    expect(runtime.spawned).toHaveLength(3);
+    runtime.handlers.get("SIGTTOU")!();
+    arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM"]);
+    runtime.spawned[0]!.exit(0);
+    runtime.handlers.get("SIGTTOU")!();
+    runtime.handlers.get("SIGTTOU")!();
+    arbiter.tick();
+    expect(arbiter.numWorkers).toBe(1);
+    expect(runtime.spawned[1]!.signals).toEqual(["SIGTERM"]);
+    expect(runtime.spawned).toHaveLength(3);
+  });
+
+  test("a worker silent for longer than --timeout is killed and replaced", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "2", "--timeout", "10"]);
+    const beat = runtime.connect(runtime.spawned[1]!);
+    beat({ type: "booted" });
+    runtime.now += 8;
+    beat({ type: "heartbeat", requests: 3 });
+    runtime.now += 4;
+    arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGKILL"]);
+    expect(runtime.spawned[1]!.signals).toEqual([]);
+    expect(lines.some((l) => l.includes("[CRITICAL] WORKER TIMEOUT (pid:1000)"))).toBe(true);
+    runtime.spawned[0]!.exit(null, "SIGKILL");
+    arbiter.tick();
+    expect(runtime.live).toHaveLength(2);
+  });
+
+  test("a reuse-port listener on port 0 gets one port for every worker", async () => {
+    const { runtime } = await started(["--reuse-port", "-b", "127.0.0.1:0", "-w", "2"]);
+    const specs = runtime.spawned.map((w) => JSON.parse(w.spec.env.UNICORN_WORKER!));
+    expect(specs.map((s) => s.listeners[0])).toEqual([
+      expect.objectContaining({ kind: "reuse-port", port: 4242 }),
+      expect.objectContaining({ kind: "reuse-port", port: 4242 }),
+    ]);
+    expect(runtime.spawned[0]!.spec.fds).toEqual([]);
+  });
+});
