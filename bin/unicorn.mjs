@@ -5,8 +5,6 @@ if (globalThis.Bun) {
 } else if (globalThis.Deno) {
   await import("../runtimes/deno/main.ts");
 } else {
-  // Node 20 cannot strip types: tsx loads unicorn's TypeScript (and the app's).
-  const { register } = await import("tsx/esm/api");
-  register();
-  await import("../runtimes/node/main.ts");
+  // Built by `npm run build` (run by `npm ci` and `npm install` through "prepare").
+  await import("../dist/node-main.mjs");
 }

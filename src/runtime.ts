@@ -97,6 +97,8 @@ export interface WorkerProcess {
 
 /** What the arbiter tells the runtime to start a worker. */
 export interface SpawnSpec {
+  /** The module the worker will import, so a backend can give it a loader (TypeScript on Node 20). */
+  readonly appPath: string;
   readonly env: Readonly<Record<string, string>>;
   /** Descriptors the child gets as fds 3, 4, ...; in order. */
   readonly fds: readonly number[];
@@ -139,4 +141,6 @@ export interface Runtime {
   importModule(path: string): Promise<Record<string, unknown>>;
   resolvePath(base: string, path: string): string;
   fileExists(path: string): boolean;
+  /** A text file's content, or undefined when it cannot be read. */
+  readTextFile(path: string): string | undefined;
 }

@@ -26,6 +26,7 @@ export type CommonParts = Pick<
   | "removePath"
   | "resolvePath"
   | "fileExists"
+  | "readTextFile"
 >;
 
 /** Builds the parts of the port that are the same on every runtime. */
@@ -61,6 +62,13 @@ export function commonParts(): CommonParts {
     removePath: (target) => fs.rmSync(target, { recursive: true, force: true }),
     resolvePath: (base, target) => path.resolve(base, target),
     fileExists: (target) => fs.existsSync(target),
+    readTextFile(target) {
+      try {
+        return fs.readFileSync(target, "utf8");
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 

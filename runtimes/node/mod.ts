@@ -8,9 +8,18 @@ import { commonParts, spawnWorker } from "../_shared/process.ts";
 import { bindShared } from "./bind.ts";
 import { serve } from "./serve.ts";
 
-const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
-// Node 20 cannot strip types: workers load tsx, which runs our TypeScript and the app's.
-const TSX = import.meta.resolve("tsx/esm");
+// The bundle beside the arbiter's own (dist/), or the source when run from it through a TS loader.
+const WORKER_ENTRY = new URL(import.meta.url.endsWith(".mjs") ? "./node-worker.mjs" : "./worker.ts", import.meta.url)
+  .pathname;
+const TYPESCRIPT_APP = /\.(ts|mts|cts|tsx)$/;
+
+/** Node arguments that let a worker import `appPath`: a TypeScript loader where Node has none. */
+function loaderArgs(appPath: string): string[] {
+  const native = (process.features as { typescript?: string }).typescript;
+  if (!TYPESCRIPT_APP.test(appPath) || native) return [];
+  // Node 20 cannot strip types; tsx costs ~370 ms of start-up, so only TypeScript apps pay it.
+  return ["--import", import.meta.resolve("tsx/esm")];
+}
 
 /** The Node runtime, for `bin/unicorn.mjs` and the worker entry. */
 export const runtime: Runtime = {
@@ -26,7 +35,7 @@ export const runtime: Runtime = {
   probePort,
   listenControl,
   connectControl,
-  spawnWorker: (spec) => spawnWorker([process.execPath, "--import", TSX, WORKER_ENTRY], spec),
+  spawnWorker: (spec) => spawnWorker([process.execPath, ...loaderArgs(spec.appPath), WORKER_ENTRY], spec),
   serve,
   importModule: (path) => import(pathToFileURL(path).href),
 };

@@ -24,14 +24,11 @@ class NodeConnInfo implements ConnInfo {
   }
 }
 
-/** A socket idle this long (ms) since its last response may be closed while draining. */
-const DRAIN_IDLE_MS = 100;
-const DRAIN_POLL_MS = 25;
+/** How often a draining worker looks for idle connections to close, in ms. */
+const DRAIN_POLL_MS = 100;
 
-interface Tracked {
-  active: number;
-  idleSince: number;
-}
+/** Node's own link from a socket to the response it is writing; unset while the socket is idle. */
+type HttpSocket = net.Socket & { _httpMessage?: http.ServerResponse | null };
 
 function listen(server: http.Server, fd: number, backlog: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -53,21 +50,11 @@ export async function serve(
     (request, env) => handler(request, new NodeConnInfo(env.incoming as http.IncomingMessage, env.outgoing as http.ServerResponse)),
     { overrideGlobalObjects: true },
   );
-  const sockets = new Map<net.Socket, Tracked>();
-  const responses = new Set<http.ServerResponse>();
-  let draining = false;
-
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const tracked = sockets.get(req.socket);
-    if (tracked) tracked.active++;
-    if (draining) res.shouldKeepAlive = false;
-    responses.add(res);
-    res.on("close", () => {
-      responses.delete(res);
-      if (!tracked) return;
-      tracked.active--;
-      tracked.idleSince = Date.now();
-    });
+  const sockets = new Set<HttpSocket>();
+  // No per-request bookkeeping while serving: the drain reads Node's own socket state instead.
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => bridge(req, res);
+  const onDrainingRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.shouldKeepAlive = false;
     bridge(req, res);
   };
 
@@ -75,8 +62,8 @@ export async function serve(
   for (const listener of listeners) {
     if (listener.kind !== "fd") throw new Error(`the node engine serves inherited sockets, not ${listener.kind}`);
     const server = http.createServer(onRequest);
-    server.on("connection", (socket: net.Socket) => {
-      sockets.set(socket, { active: 0, idleSince: Date.now() });
+    server.on("connection", (socket: HttpSocket) => {
+      sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
     });
     server.on("clientError", (error, socket) => {
@@ -90,18 +77,28 @@ export async function serve(
 
   return {
     drain() {
-      draining = true;
-      for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const server of servers) {
+        server.off("request", onRequest);
+        server.on("request", onDrainingRequest);
+      }
+      for (const socket of sockets) {
+        const res = socket._httpMessage;
+        if (res && !res.headersSent) res.shouldKeepAlive = false;
+      }
       // net.Server#close stops accepting; http.Server#close would also drop idle
       // keep-alive sockets at once, racing clients that are sending on them.
       const closed = servers.map((server) =>
         new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
       );
+      // A socket is closed once it has been idle, and has read nothing, for a whole poll:
+      // a client that sends its next request meanwhile gets it answered with Connection: close.
+      const lastRead = new Map<HttpSocket, number>();
       return new Promise<void>((resolve) => {
         const poll = setInterval(() => {
-          const now = Date.now();
-          for (const [socket, tracked] of sockets) {
-            if (tracked.active === 0 && now - tracked.idleSince >= DRAIN_IDLE_MS) socket.destroy();
+          for (const socket of sockets) {
+            const idle = !socket._httpMessage;
+            if (idle && lastRead.get(socket) === socket.bytesRead) socket.destroy();
+            else lastRead.set(socket, idle ? socket.bytesRead : -1);
           }
           if (sockets.size === 0) {
             clearInterval(poll);

@@ -14,6 +14,7 @@ import { WORKER_SPEC_ENV, type Message, type WorkerSpec } from "../protocol.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 import { openListeners, type OpenListeners } from "./listeners.ts";
+import { parseAppSpec } from "../worker/app-loader.ts";
 import { WorkerHandle } from "./worker-handle.ts";
 
 /** The signals the arbiter handles; anything else keeps its default action. */
@@ -28,6 +29,9 @@ export const ARBITER_SIGNALS: readonly SignalName[] = [
   "SIGUSR2",
   "SIGWINCH",
 ];
+
+/** Linux >= 5.14 moves connections queued on a closing SO_REUSEPORT socket to its siblings when this is 1. */
+const TCP_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 
 /** How long a quick stop (INT, QUIT) waits before SIGKILL, in seconds. */
 const QUICK_STOP_SECONDS = 2;
@@ -74,6 +78,10 @@ export class Arbiter {
     this.listeners = await openListeners(runtime, this.config);
     const { strategy, serve } = this.listeners;
     log.info(`Listener strategy: ${strategy} (${runtime.capabilities.engine[strategy]})`);
+    if (strategy === "reuse-port" && runtime.readTextFile(TCP_MIGRATE_REQ)?.trim() !== "1") {
+      log.warning("With reuse-port, connections queued on a worker's socket are reset when that worker stops " +
+        `(restart, recycle, scale down); set ${TCP_MIGRATE_REQ.slice(10).replaceAll("/", ".")}=1 to migrate them`);
+    }
     // Tests read the bound address from this line.
     for (const listener of serve) log.info(`Listening at: ${formatAddress(listener.address)} (${runtime.pid})`);
     this.#controlDir = runtime.makeTempDir("unicorn-");
@@ -262,6 +270,7 @@ export class Arbiter {
     let child;
     try {
       child = this.runtime.spawnWorker({
+        appPath: parseAppSpec(spec.app).path,
         env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
         fds: listeners.bound.map((l) => l.fd),
       });
@@ -294,7 +303,7 @@ export class Arbiter {
           worker.lastHeartbeat = now;
           if (worker.state === "booting") worker.state = "serving";
           // Tests wait for this line.
-          this.log.info(`Worker (pid:${worker.pid}) is serving`);
+          this.log.info(`Worker (pid:${worker.pid}) is serving, booted in ${Math.round((now - worker.spawnedAt) * 1000)} ms`);
           break;
         case "heartbeat":
           worker.lastHeartbeat = now;

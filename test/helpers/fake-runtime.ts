@@ -101,6 +101,9 @@ export class FakeRuntime implements Runtime {
   fileExists() {
     return true;
   }
+  readTextFile(): string | undefined {
+    return undefined;
+  }
 
   /** Workers not yet exited. */
   get live(): FakeWorker[] {
