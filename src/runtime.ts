@@ -116,6 +116,8 @@ export interface Runtime {
   cwd(): string;
   /** Writes one line to standard error; throws if it cannot. */
   writeError(line: string): void;
+  /** Writes text and a newline to standard output (`--help`, `--version`). */
+  writeOut(text: string): void;
   exit(code: number): never;
   onSignal(signal: SignalName, handler: () => void): void;
   /** Calls `handler` for an uncaught exception or unhandled rejection instead of crashing. */

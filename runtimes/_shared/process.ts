@@ -17,6 +17,7 @@ export type CommonParts = Pick<
   | "args"
   | "cwd"
   | "writeError"
+  | "writeOut"
   | "exit"
   | "onSignal"
   | "onUncaught"
@@ -40,6 +41,9 @@ export function commonParts(): CommonParts {
     writeError(line) {
       // A pipe or file write error (EPIPE, ENOSPC) must never take the process down.
       fs.writeSync(2, `${line}\n`);
+    },
+    writeOut(text) {
+      fs.writeSync(1, `${text}\n`);
     },
     exit: (code) => process.exit(code),
     onSignal(signal, handler) {

@@ -20,11 +20,11 @@ export async function main(runtime: Runtime): Promise<never> {
     return runtime.exit(error instanceof UnicornError ? error.exitCode : ExitCode.INTERNAL);
   }
   if (resolved.action === "help") {
-    runtime.writeError(usage());
+    runtime.writeOut(usage());
     return runtime.exit(ExitCode.OK);
   }
   if (resolved.action === "version") {
-    runtime.writeError(`unicorn ${VERSION} (${runtime.name} ${runtime.version})`);
+    runtime.writeOut(`unicorn ${VERSION} (${runtime.name} ${runtime.version})`);
     return runtime.exit(ExitCode.OK);
   }
   const { config } = resolved;

@@ -54,6 +54,9 @@ export class FakeRuntime implements Runtime {
   writeError(line: string) {
     this.errors.push(line);
   }
+  writeOut(text: string) {
+    this.errors.push(text);
+  }
   exit(code: number): never {
     throw new Error(`exit ${code}`);
   }
