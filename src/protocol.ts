@@ -18,7 +18,10 @@ export type Message =
 export interface WorkerSpec {
   readonly id: number;
   readonly control: string;
-  readonly app: string;
+  /** The APP spec, or null when the config file holds the app itself. */
+  readonly app: string | null;
+  /** The config file, imported by the worker for its hooks (and the app). */
+  readonly configFile: string | null;
   readonly cwd: string;
   readonly listeners: readonly import("./runtime.ts").ServeListener[];
   readonly backlog: number;

@@ -97,8 +97,8 @@ export interface WorkerProcess {
 
 /** What the arbiter tells the runtime to start a worker. */
 export interface SpawnSpec {
-  /** The module the worker will import, so a backend can give it a loader (TypeScript on Node 20). */
-  readonly appPath: string;
+  /** Modules the worker will import, so a backend can give it a loader (TypeScript on Node 20). */
+  readonly modules: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** Descriptors the child gets as fds 3, 4, ...; in order. */
   readonly fds: readonly number[];

@@ -13,12 +13,25 @@ const WORKER_ENTRY = new URL(import.meta.url.endsWith(".mjs") ? "./node-worker.m
   .pathname;
 const TYPESCRIPT_APP = /\.(ts|mts|cts|tsx)$/;
 
-/** Node arguments that let a worker import `appPath`: a TypeScript loader where Node has none. */
-function loaderArgs(appPath: string): string[] {
+/** Node arguments that let a worker import `modules`: a TypeScript loader where Node has none. */
+function loaderArgs(modules: readonly string[]): string[] {
   const native = (process.features as { typescript?: string }).typescript;
-  if (!TYPESCRIPT_APP.test(appPath) || native) return [];
+  if (!modules.some((m) => TYPESCRIPT_APP.test(m)) || native) return [];
   // Node 20 cannot strip types; tsx costs ~370 ms of start-up, so only TypeScript apps pay it.
   return ["--import", import.meta.resolve("tsx/esm")];
+}
+
+let tsxRegistered = false;
+
+/** Imports a module; a TypeScript one through tsx when this Node cannot strip types (a config file, --check-config). */
+async function importModule(path: string): Promise<Record<string, unknown>> {
+  if (loaderArgs([path]).length > 0 && !tsxRegistered) {
+    // Node caches a failed import, so the loader must be in place before the first try.
+    const { register } = await import("tsx/esm/api");
+    register();
+    tsxRegistered = true;
+  }
+  return await import(pathToFileURL(path).href);
 }
 
 /** The Node runtime, for `bin/unicorn.mjs` and the worker entry. */
@@ -35,7 +48,7 @@ export const runtime: Runtime = {
   probePort,
   listenControl,
   connectControl,
-  spawnWorker: (spec) => spawnWorker([process.execPath, ...loaderArgs(spec.appPath), WORKER_ENTRY], spec),
+  spawnWorker: (spec) => spawnWorker([process.execPath, ...loaderArgs(spec.modules), WORKER_ENTRY], spec),
   serve,
-  importModule: (path) => import(pathToFileURL(path).href),
+  importModule,
 };

@@ -7,8 +7,9 @@
  * `murderWorkers`, `manageWorkers`.
  */
 import { formatAddress } from "../config/bind.ts";
+import { callHook, callHookStrict, type ServerInfo } from "../config/hooks.ts";
 import type { Config } from "../config/settings.ts";
-import { ExitCode, messageOf, UnicornError } from "../errors.ts";
+import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { WORKER_SPEC_ENV, type Message, type WorkerSpec } from "../protocol.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
@@ -58,12 +59,27 @@ export class Arbiter {
   #controlDir = "";
   #control: ControlServer | undefined;
   #env: Record<string, string> = {};
+  readonly #configFile: string | undefined;
+  /** What arbiter hooks are given. */
+  readonly server: ServerInfo;
 
-  constructor(runtime: Runtime, config: Config, log: Logger) {
+  constructor(runtime: Runtime, config: Config, log: Logger, options: { configFile?: string } = {}) {
     this.runtime = runtime;
     this.config = config;
     this.log = log;
     this.numWorkers = config.workers;
+    this.#configFile = options.configFile;
+    const arbiter = this;
+    this.server = {
+      pid: runtime.pid,
+      log,
+      get numWorkers() {
+        return arbiter.numWorkers;
+      },
+      get workers() {
+        return [...arbiter.workers.values()].map((w) => ({ id: w.id, pid: w.pid }));
+      },
+    };
   }
 
   /** The code to exit with, once the arbiter has decided to stop. */
@@ -75,6 +91,7 @@ export class Arbiter {
   async start(): Promise<void> {
     const { runtime, log } = this;
     log.info(`Starting unicorn ${VERSION} on ${runtime.name} ${runtime.version}`);
+    await this.#startHook("onStarting");
     this.listeners = await openListeners(runtime, this.config);
     const { strategy, serve } = this.listeners;
     log.info(`Listener strategy: ${strategy} (${runtime.capabilities.engine[strategy]})`);
@@ -92,8 +109,22 @@ export class Arbiter {
     }
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(runtime.env())) if (value !== undefined) env[key] = value;
+    for (const pair of this.config.env) {
+      const eq = pair.indexOf("=");
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
     this.#env = env;
     for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
+    await this.#startHook("whenReady");
+    await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+  }
+
+  async #startHook(name: "onStarting" | "whenReady"): Promise<void> {
+    try {
+      await callHookStrict(this.config, name, this.server);
+    } catch (error) {
+      throw new UnicornError(`Cannot start: the "${name}" hook threw: ${stackOf(error)}`, ExitCode.INTERNAL);
+    }
   }
 
   /** Runs until stopped; resolves with the exit code. */
@@ -104,29 +135,30 @@ export class Arbiter {
       this.#cleanup();
       throw error;
     }
-    this.manageWorkers();
+    await this.manageWorkers();
     while (this.#exitCode === undefined) {
       await this.#sleep(this.#stop ? 100 : TICK_MS);
-      this.tick();
+      await this.tick();
     }
+    await callHook(this.config, "onExit", this.log, this.server);
     this.#cleanup();
     return this.#exitCode;
   }
 
   /** One pass of the loop: dispatch signals, then the periodic duties. */
-  tick(): void {
+  async tick(): Promise<void> {
     const events = this.#queue.splice(0);
     for (const event of events) {
-      if (event.kind === "signal") this.#dispatch(event.signal);
-      else this.reapWorker(event.pid, event.code, event.signal);
+      if (event.kind === "signal") await this.#dispatch(event.signal);
+      else await this.reapWorker(event.pid, event.code, event.signal);
     }
     if (this.#exitCode !== undefined) return;
     if (this.#stop) return this.#progressStop();
     this.murderWorkers();
-    this.manageWorkers();
+    await this.manageWorkers();
   }
 
-  #dispatch(signal: SignalName): void {
+  #dispatch(signal: SignalName): void | Promise<void> {
     switch (signal) {
       case "SIGTERM":
         return this.handleTerm();
@@ -154,18 +186,25 @@ export class Arbiter {
     this.#beginStop(false, Math.min(QUICK_STOP_SECONDS, this.config.gracefulTimeout || QUICK_STOP_SECONDS));
   }
 
-  handleTtin(): void {
-    this.numWorkers++;
-    this.log.info(`Handling signal: ttin; workers: ${this.numWorkers}`);
+  handleTtin(): Promise<void> {
+    this.log.info(`Handling signal: ttin; workers: ${this.numWorkers + 1}`);
+    return this.setNumWorkers(this.numWorkers + 1);
   }
 
-  handleTtou(): void {
+  handleTtou(): Promise<void> | void {
     if (this.numWorkers <= 1) {
       this.log.info("Handling signal: ttou; already at 1 worker");
       return;
     }
-    this.numWorkers--;
-    this.log.info(`Handling signal: ttou; workers: ${this.numWorkers}`);
+    this.log.info(`Handling signal: ttou; workers: ${this.numWorkers - 1}`);
+    return this.setNumWorkers(this.numWorkers - 1);
+  }
+
+  /** Changes the number of workers to keep; `manageWorkers` spawns or retires to match. */
+  async setNumWorkers(value: number): Promise<void> {
+    const old = this.numWorkers;
+    this.numWorkers = value;
+    await callHook(this.config, "nworkersChanged", this.log, this.server, value, old);
   }
 
   /** Stops the workers and leaves with `code`, as after a worker failed to boot. */
@@ -204,7 +243,7 @@ export class Arbiter {
   }
 
   /** Forgets an exited worker, logs how it ended, and halts on a boot or load failure. */
-  reapWorker(pid: number, code: number | null, signal: string | null): void {
+  async reapWorker(pid: number, code: number | null, signal: string | null): Promise<void> {
     const worker = this.workers.get(pid);
     if (!worker) return;
     this.workers.delete(pid);
@@ -219,6 +258,7 @@ export class Arbiter {
     } else {
       this.log.info(`Worker (pid:${pid}) exited`);
     }
+    await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
     if (code === ExitCode.WORKER_BOOT_ERROR) this.halt("a worker failed to boot", ExitCode.WORKER_BOOT_ERROR);
     else if (code === ExitCode.APP_LOAD_ERROR) this.halt("the app failed to load", ExitCode.APP_LOAD_ERROR);
   }
@@ -238,9 +278,9 @@ export class Arbiter {
   }
 
   /** Spawns or retires workers to reach `numWorkers`. */
-  manageWorkers(): void {
+  async manageWorkers(): Promise<void> {
     const active = [...this.workers.values()].filter((w) => w.state !== "retiring");
-    for (let i = active.length; i < this.numWorkers; i++) this.spawnWorker();
+    for (let i = active.length; i < this.numWorkers; i++) await this.spawnWorker();
     if (active.length > this.numWorkers) {
       const surplus = active.sort((a, b) => a.id - b.id).slice(0, active.length - this.numWorkers);
       for (const worker of surplus) this.retireWorker(worker);
@@ -253,13 +293,15 @@ export class Arbiter {
     worker.child.kill("SIGTERM");
   }
 
-  spawnWorker(): WorkerHandle | undefined {
+  async spawnWorker(): Promise<WorkerHandle | undefined> {
     const listeners = this.listeners!;
     const id = ++this.#age;
+    const app = this.config.app;
     const spec: WorkerSpec = {
       id,
       control: `${this.#controlDir}/control.sock`,
-      app: this.config.app!,
+      app: typeof app === "string" ? app : null,
+      configFile: this.#configFile ?? null,
       cwd: this.runtime.cwd(),
       listeners: listeners.serve,
       backlog: this.config.backlog,
@@ -267,10 +309,12 @@ export class Arbiter {
       gracefulTimeout: this.config.gracefulTimeout,
       logLevel: this.config.logLevel,
     };
+    await callHook(this.config, "preFork", this.log, this.server, { id, pid: undefined });
     let child;
     try {
       child = this.runtime.spawnWorker({
-        appPath: parseAppSpec(spec.app).path,
+        modules: [spec.app === null ? undefined : parseAppSpec(spec.app).path, this.#configFile]
+          .filter((m): m is string => m !== undefined),
         env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
         fds: listeners.bound.map((l) => l.fd),
       });

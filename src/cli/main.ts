@@ -1,19 +1,49 @@
 /** The command line: resolve the config, then run the arbiter and exit with its code. */
-import { resolveConfig } from "../config/resolve.ts";
 import { Arbiter } from "../arbiter/arbiter.ts";
+import { findConfigFile, loadConfigFile } from "../config/file.ts";
+import { printConfig } from "../config/print.ts";
+import { parseArgs, type Resolved, resolveConfig, splitArgs } from "../config/resolve.ts";
 import { ExitCode, stackOf, UnicornError } from "../errors.ts";
 import { Logger } from "../log/logger.ts";
 import type { Runtime } from "../runtime.ts";
 import { VERSION } from "../version.ts";
-import { parseAppSpec } from "../worker/app-loader.ts";
+import { loadApp, parseAppSpec, toHandler } from "../worker/app-loader.ts";
 import { usage } from "./usage.ts";
+
+async function resolve(runtime: Runtime): Promise<{ resolved: Resolved; configFile: string | undefined }> {
+  const argv = runtime.args();
+  const env = runtime.env();
+  const cli = parseArgs(argv);
+  if (cli.action !== "serve") return { resolved: resolveConfig(argv, {}), configFile: undefined };
+  const cmdArgs = env.UNICORN_CMD_ARGS ? parseArgs(splitArgs(env.UNICORN_CMD_ARGS), "UNICORN_CMD_ARGS") : undefined;
+  const configFile = findConfigFile(runtime, runtime.cwd(), [cli, cmdArgs]);
+  const file = configFile ? await loadConfigFile(runtime, configFile) : undefined;
+  const resolved = resolveConfig(argv, env, file);
+  if (configFile) {
+    resolved.config.config = configFile;
+    if (resolved.sources.config === "default") resolved.sources.config = env.UNICORN_CONFIG ? "env UNICORN_CONFIG" : "found";
+  }
+  if (typeof resolved.config.app === "string") parseAppSpec(resolved.config.app);
+  return { resolved, configFile };
+}
+
+/** `--check-config`: loads the app here, as a worker would, and reports. */
+async function checkConfig(runtime: Runtime, resolved: Resolved, log: Logger): Promise<number> {
+  const app = resolved.config.app;
+  if (typeof app === "string") await loadApp(app, runtime, runtime.cwd());
+  else if (!toHandler(app)) {
+    throw new UnicornError('Cannot load app from the config file: "app" is not a Fetch handler', ExitCode.APP_LOAD_ERROR);
+  }
+  log.info("Config and app are valid");
+  return ExitCode.OK;
+}
 
 /** Runs `unicorn [OPTIONS] APP` on `runtime` and exits the process. */
 export async function main(runtime: Runtime): Promise<never> {
-  let resolved;
+  let resolved: Resolved;
+  let configFile: string | undefined;
   try {
-    resolved = resolveConfig(runtime.args(), runtime.env());
-    if (resolved.config.app !== undefined) parseAppSpec(resolved.config.app);
+    ({ resolved, configFile } = await resolve(runtime));
   } catch (error) {
     const message = error instanceof UnicornError ? error.message : stackOf(error);
     runtime.writeError(`unicorn: ${message}. Run "unicorn --help" for usage.`);
@@ -28,10 +58,17 @@ export async function main(runtime: Runtime): Promise<never> {
     return runtime.exit(ExitCode.OK);
   }
   const { config } = resolved;
+  if (config.printConfig) {
+    runtime.writeOut(printConfig(resolved));
+    return runtime.exit(ExitCode.OK);
+  }
   const log = new Logger({ level: config.logLevel, sink: (line) => runtime.writeError(line), pid: runtime.pid });
+  for (const warning of resolved.warnings) log.warning(warning);
   let code: number;
   try {
-    code = await new Arbiter(runtime, config, log).run();
+    code = config.checkConfig
+      ? await checkConfig(runtime, resolved, log)
+      : await new Arbiter(runtime, config, log, { configFile }).run();
   } catch (error) {
     if (error instanceof UnicornError) {
       log.error(error.message);

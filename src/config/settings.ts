@@ -1,27 +1,86 @@
 /**
- * The settings table: every setting declared once. The command line, `--help`,
- * the environment defaults and the resolved {@linkcode Config} are all derived
- * from it; adding a setting is one entry here and one field in `Config`.
+ * The settings table: every setting declared once, with its flags, environment
+ * variable, default, validation and documentation. The command line, `--help`,
+ * the config file's checks, `--print-config` and `docs/settings.md` are all
+ * derived from it. Adding a setting is one entry here and one field in
+ * `Config`.
  */
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
-import { parseBind, type BindAddress } from "./bind.ts";
+import { type BindAddress, parseBind } from "./bind.ts";
+import type { Hooks } from "./hooks.ts";
 
-/** The groups `--help` and the docs list settings under. */
-export type Section = "Server socket" | "Worker processes" | "Timeouts" | "Logging";
+/** The groups `--help` and the docs list settings under, in order. */
+export const SECTIONS = [
+  "Config file",
+  "Server socket",
+  "Worker processes",
+  "Timeouts",
+  "Request limits",
+  "Proxies",
+  "TLS",
+  "Logging",
+  "Process",
+  "Metrics",
+  "Control socket",
+  "Server hooks",
+] as const;
+
+/** One of {@linkcode SECTIONS}. */
+export type Section = (typeof SECTIONS)[number];
 
 /** The resolved configuration a process runs with. */
-export interface Config {
-  app: string | undefined;
+export interface Config extends Hooks {
+  /** The application: an `APP` spec, or the app itself when a config file holds it. */
+  app: string | object | undefined;
+  config: string | undefined;
+  printConfig: boolean;
+  checkConfig: boolean;
   bind: BindAddress[];
   backlog: number;
-  workers: number;
   reusePort: boolean | undefined;
+  workers: number;
+  workerConnections: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  maxWorkerMemory: number;
+  preload: boolean;
+  reload: boolean;
+  reloadExtraFiles: string[];
   timeout: number;
+  bootTimeout: number;
   gracefulTimeout: number;
+  requestTimeout: number;
+  keepAlive: number;
+  limitRequestLine: number;
+  limitRequestFields: number;
+  limitRequestFieldSize: number;
+  limitRequestBody: number;
+  forwardedAllowIps: string[];
+  proxyProtocol: "off" | "v1" | "v2" | "auto";
+  proxyAllowFrom: string[];
+  certfile: string | undefined;
+  keyfile: string | undefined;
+  caCerts: string | undefined;
+  certReqs: "none" | "optional" | "required";
+  ciphers: string | undefined;
+  accessLog: string | undefined;
+  accessLogFormat: string;
+  errorLog: string;
   logLevel: LogLevel;
+  captureOutput: boolean;
+  procName: string | undefined;
+  pidfile: string | undefined;
+  user: string | undefined;
+  group: string | undefined;
+  umask: number | undefined;
+  chdir: string | undefined;
+  env: string[];
+  statsdHost: string | undefined;
+  statsdPrefix: string;
+  controlSocket: string | undefined;
 }
 
-/** The environment a setting may read a default from. */
+/** The environment a setting may read from. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** One row of the settings table. */
@@ -29,128 +88,613 @@ export interface Setting {
   /** The key in `Config` and in a config file. */
   readonly name: keyof Config;
   readonly section: Section;
-  /** Command-line flags, short first. Empty for the positional `APP`. */
+  /** Command-line flags, short first; empty for settings only a config file can hold. */
   readonly flags: readonly string[];
   /** The placeholder `--help` shows for the value; absent for a switch. */
   readonly metavar?: string;
-  /** A flag that may repeat, each time adding to a list. */
+  /** A flag that may repeat, each time adding to a list; in the environment, a comma-separated list. */
   readonly repeatable?: boolean;
-  /** One line of documentation. */
+  /** The documentation: one or two sentences. */
   readonly doc: string;
+  /** The default. */
+  readonly default: unknown;
   /** The default as `--help` and the docs show it. */
   readonly defaultText: string;
-  /** The default when neither the environment nor a flag sets it. */
-  readonly default: unknown;
   /** An environment variable that replaces the default, as `PORT` and `WEB_CONCURRENCY` do. */
   readonly envDefault?: { readonly name: string; value(text: string): unknown };
-  /** Turns the text of one flag occurrence into a value; throws a one-line message. */
+  /** Whether unicorn acts on it yet; an inactive setting is accepted, warned about and ignored. */
+  readonly active: boolean;
+  /** Only on the command line (and UNICORN_CMD_ARGS): not in a config file. */
+  readonly cliOnly?: boolean;
+  /** What a config-file value must be, for the error message. */
+  readonly expected: string;
+  /** Turns the text of one flag or environment value into a value; throws a one-line reason. */
   parse(text: string): unknown;
+  /** Checks a config-file value; throws a one-line reason. */
+  fromFile(value: unknown): unknown;
 }
 
-function wholeNumber(min: number): (text: string) => number {
-  return (text) => {
-    if (!/^\d+$/.test(text.trim()) || Number(text) < min) {
-      throw new Error(`expected a whole number of at least ${min}`);
-    }
-    return Number(text);
+type Options = Omit<Setting, "parse" | "fromFile" | "expected" | "defaultText" | "active"> & {
+  defaultText?: string;
+  active?: boolean;
+};
+
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return `"${value}"`;
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return "an array";
+  if (value === null || typeof value !== "object") return String(value);
+  return "an object";
+}
+
+class Reason extends Error {}
+
+function fail(expected: string): never {
+  throw new Reason(expected);
+}
+
+function define(
+  kind: { expected: string; parse(text: string): unknown; fromFile(value: unknown): unknown },
+  options: Options,
+): Setting {
+  return {
+    active: true,
+    defaultText: options.default === undefined ? "none" : String(options.default),
+    ...options,
+    expected: kind.expected,
+    parse: kind.parse,
+    fromFile: kind.fromFile,
   };
 }
 
-function seconds(text: string): number {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
-    throw new Error("expected a number of seconds of at least 0");
+function wholeNumber(min: number) {
+  const expected = `a whole number of at least ${min}`;
+  const check = (n: number) => (Number.isInteger(n) && n >= min ? n : fail(expected));
+  return {
+    expected,
+    parse: (text: string) => (/^\s*\d+\s*$/.test(text) ? check(Number(text)) : fail(expected)),
+    fromFile: (value: unknown) => (typeof value === "number" ? check(value) : fail(expected)),
+  };
+}
+
+const SECONDS = {
+  expected: "a number of seconds of at least 0",
+  parse(text: string): number {
+    const n = Number(text);
+    return text.trim() !== "" && Number.isFinite(n) && n >= 0 ? n : fail(SECONDS.expected);
+  },
+  fromFile: (value: unknown) =>
+    typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : fail(SECONDS.expected),
+};
+
+const SWITCH = {
+  expected: "true or false",
+  parse(text: string): boolean {
+    const t = text.toLowerCase();
+    if (["", "true", "1", "yes", "on"].includes(t)) return true;
+    if (["false", "0", "no", "off"].includes(t)) return false;
+    return fail(SWITCH.expected);
+  },
+  fromFile: (value: unknown) => (typeof value === "boolean" ? value : fail(SWITCH.expected)),
+};
+
+const TEXT = {
+  expected: "a string",
+  parse: (text: string) => text,
+  fromFile: (value: unknown) => (typeof value === "string" ? value : fail(TEXT.expected)),
+};
+
+function choice<T extends string>(choices: readonly T[]) {
+  const expected = `one of ${choices.join(", ")}`;
+  const check = (text: string) => (choices.includes(text.toLowerCase() as T) ? text.toLowerCase() : fail(expected));
+  return { expected, parse: check, fromFile: (value: unknown) => (typeof value === "string" ? check(value) : fail(expected)) };
+}
+
+/** A list, given as a repeated flag, a comma-separated environment value, or an array in a file. */
+function list(item: (text: string) => unknown, expected: string) {
+  return {
+    expected: `${expected}, or an array of them`,
+    parse: item,
+    fromFile(value: unknown): unknown[] {
+      const items = Array.isArray(value) ? value : [value];
+      return items.map((v) => (typeof v === "string" ? item(v) : fail(`${expected}, or an array of them`)));
+    },
+  };
+}
+
+const HOOK = {
+  expected: "a function",
+  parse: () => fail("a function, in a config file"),
+  fromFile: (value: unknown) => (typeof value === "function" ? value : fail(HOOK.expected)),
+};
+
+function bindItem(text: string): BindAddress {
+  try {
+    return parseBind(text);
+  } catch (error) {
+    return fail((error as Error).message);
   }
-  return value;
 }
 
-function choice<T extends string>(choices: readonly T[]): (text: string) => T {
-  return (text) => {
-    const value = text.toLowerCase() as T;
-    if (!choices.includes(value)) throw new Error(`expected one of ${choices.join(", ")}`);
-    return value;
-  };
+function ipList(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter(Boolean);
 }
 
-function flag(text: string): boolean {
-  if (["", "true", "1", "yes", "on"].includes(text.toLowerCase())) return true;
-  if (["false", "0", "no", "off"].includes(text.toLowerCase())) return false;
-  throw new Error("expected true or false");
+function keyValue(text: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*=/.test(text) ? text : fail("KEY=VALUE");
 }
 
-/** The settings, in the order `--help` lists them. */
+function octal(text: string): number {
+  return /^0?o?[0-7]{1,4}$/i.test(text.trim()) ? parseInt(text.trim().replace(/^0o/i, ""), 8) : fail("an octal mode such as 022");
+}
+
+const APP_KIND = {
+  expected: "an APP string such as app.ts:name, or the app itself (an object with fetch, or a function)",
+  parse: (text: string) => text,
+  fromFile: (value: unknown) =>
+    typeof value === "string" || typeof value === "function" || (typeof value === "object" && value !== null)
+      ? value
+      : fail(APP_KIND.expected),
+};
+
+function hook(name: keyof Hooks, doc: string): Setting {
+  return define(HOOK, { name, section: "Server hooks", flags: [], doc, default: undefined });
+}
+
+/** The settings, in the order `--help` and the docs list them. */
 export const SETTINGS: readonly Setting[] = [
-  {
+  define(TEXT, {
+    name: "config",
+    section: "Config file",
+    flags: ["-c", "--config"],
+    metavar: "PATH",
+    doc: "The config file: a .ts, .js or .mjs module whose default export is the settings (see defineConfig), or .json.",
+    default: undefined,
+    defaultText: "./unicorn.config.ts, .js, .mjs or .json, the first that exists",
+    cliOnly: true,
+  }),
+  define(APP_KIND, {
+    name: "app",
+    section: "Config file",
+    flags: [],
+    doc: "The application, when the command line names none: an APP string, or, in a .ts/.js config, the app itself.",
+    default: undefined,
+  }),
+  define(SWITCH, {
+    name: "printConfig",
+    section: "Config file",
+    flags: ["--print-config"],
+    doc: "Print every resolved setting and where its value came from (default, file, env, cli), then exit.",
+    default: false,
+    cliOnly: true,
+  }),
+  define(SWITCH, {
+    name: "checkConfig",
+    section: "Config file",
+    flags: ["--check-config"],
+    doc: "Load the config and the app, then exit 0, or 2 (config) or 3/4 (app) with the reason.",
+    default: false,
+    cliOnly: true,
+  }),
+  define(list(bindItem, "an address"), {
     name: "bind",
     section: "Server socket",
     flags: ["-b", "--bind"],
     metavar: "ADDRESS",
     repeatable: true,
     doc: "Address to listen on: HOST:PORT, HOST, [IPV6]:PORT, unix:PATH or fd://N. Repeat for several.",
-    defaultText: "127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set",
     default: [parseBind("127.0.0.1:8000")],
-    envDefault: { name: "PORT", value: (text) => [parseBind(`0.0.0.0:${text}`)] },
-    parse: parseBind,
-  },
-  {
+    defaultText: "127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set",
+    envDefault: { name: "PORT", value: (text) => [bindItem(`0.0.0.0:${text}`)] },
+  }),
+  define(wholeNumber(1), {
     name: "backlog",
     section: "Server socket",
     flags: ["--backlog"],
     metavar: "INT",
     doc: "The most connections the kernel queues before refusing new ones.",
-    defaultText: "2048",
     default: 2048,
-    parse: wholeNumber(1),
-  },
-  {
+  }),
+  define(SWITCH, {
     name: "reusePort",
     section: "Server socket",
     flags: ["--reuse-port"],
     doc: "Each worker binds its own SO_REUSEPORT socket and serves it with the runtime's native server. " +
-      "The default on Bun and Deno; not available on Node before 22.12.",
-    defaultText: "the runtime's default (see docs/listeners.md)",
+      "The default on Bun and Deno; not available on Node before 22.12 (see docs/listeners.md).",
     default: undefined,
-    parse: flag,
-  },
-  {
+    defaultText: "the runtime's default",
+  }),
+  define(wholeNumber(1), {
     name: "workers",
     section: "Worker processes",
     flags: ["-w", "--workers"],
     metavar: "INT",
     doc: "The number of worker processes serving requests.",
-    defaultText: "$WEB_CONCURRENCY or 1",
     default: 1,
-    envDefault: { name: "WEB_CONCURRENCY", value: wholeNumber(1) },
-    parse: wholeNumber(1),
-  },
-  {
+    defaultText: "$WEB_CONCURRENCY or 1",
+    envDefault: { name: "WEB_CONCURRENCY", value: (text) => wholeNumber(1).parse(text) },
+  }),
+  define(wholeNumber(1), {
+    name: "workerConnections",
+    section: "Worker processes",
+    flags: ["--worker-connections"],
+    metavar: "INT",
+    doc: "The most connections one worker holds open; more wait in the backlog.",
+    default: 1000,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "maxRequests",
+    section: "Worker processes",
+    flags: ["--max-requests"],
+    metavar: "INT",
+    doc: "Replace a worker after it has served this many requests, to bound leaks. 0 disables.",
+    default: 0,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "maxRequestsJitter",
+    section: "Worker processes",
+    flags: ["--max-requests-jitter"],
+    metavar: "INT",
+    doc: "Add a random 0 to this many requests to each worker's --max-requests, so they do not recycle at once.",
+    default: 0,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "maxWorkerMemory",
+    section: "Worker processes",
+    flags: ["--max-worker-memory"],
+    metavar: "MB",
+    doc: "Replace a worker whose resident memory exceeds this many MiB. 0 disables.",
+    default: 0,
+    active: false,
+  }),
+  define(SWITCH, {
+    name: "preload",
+    section: "Worker processes",
+    flags: ["--preload"],
+    doc: "Load the app once in the arbiter before starting workers, to fail fast. Workers still load their own copy.",
+    default: false,
+    active: false,
+  }),
+  define(SWITCH, {
+    name: "reload",
+    section: "Worker processes",
+    flags: ["--reload"],
+    doc: "Restart the workers when a source file under the app's folder changes. For development.",
+    default: false,
+    active: false,
+  }),
+  define(list(TEXT.parse, "a path"), {
+    name: "reloadExtraFiles",
+    section: "Worker processes",
+    flags: ["--reload-extra-file"],
+    metavar: "PATH",
+    repeatable: true,
+    doc: "A further file to watch with --reload. Repeat for several.",
+    default: [],
+    defaultText: "none",
+    active: false,
+  }),
+  define(SECONDS, {
     name: "timeout",
     section: "Timeouts",
     flags: ["-t", "--timeout"],
     metavar: "SECONDS",
     doc: "A worker whose event loop sends no heartbeat for this long is killed and replaced. 0 disables.",
-    defaultText: "30",
     default: 30,
-    parse: seconds,
-  },
-  {
+  }),
+  define(SECONDS, {
+    name: "bootTimeout",
+    section: "Timeouts",
+    flags: ["--boot-timeout"],
+    metavar: "SECONDS",
+    doc: "How long a worker may take to load the app and start serving before it is killed. 0 uses --timeout.",
+    default: 0,
+    active: false,
+  }),
+  define(SECONDS, {
     name: "gracefulTimeout",
     section: "Timeouts",
     flags: ["--graceful-timeout"],
     metavar: "SECONDS",
     doc: "On TERM, how long workers may finish in-flight requests before they are killed.",
-    defaultText: "30",
     default: 30,
-    parse: seconds,
-  },
-  {
+  }),
+  define(SECONDS, {
+    name: "requestTimeout",
+    section: "Timeouts",
+    flags: ["--request-timeout"],
+    metavar: "SECONDS",
+    doc: "A request running longer is answered 503 and its worker keeps serving. 0 disables.",
+    default: 0,
+    active: false,
+  }),
+  define(SECONDS, {
+    name: "keepAlive",
+    section: "Timeouts",
+    flags: ["--keep-alive"],
+    metavar: "SECONDS",
+    doc: "How long an idle keep-alive connection stays open.",
+    default: 5,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "limitRequestLine",
+    section: "Request limits",
+    flags: ["--limit-request-line"],
+    metavar: "BYTES",
+    doc: "The longest request line; longer is answered 414. 0 means no limit.",
+    default: 4094,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "limitRequestFields",
+    section: "Request limits",
+    flags: ["--limit-request-fields"],
+    metavar: "INT",
+    doc: "The most header fields in a request; more is answered 431.",
+    default: 100,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "limitRequestFieldSize",
+    section: "Request limits",
+    flags: ["--limit-request-field-size"],
+    metavar: "BYTES",
+    doc: "The longest header line; longer is answered 431.",
+    default: 8190,
+    active: false,
+  }),
+  define(wholeNumber(0), {
+    name: "limitRequestBody",
+    section: "Request limits",
+    flags: ["--limit-request-body"],
+    metavar: "BYTES",
+    doc: "The largest request body; larger is answered 413. 0 means no limit.",
+    default: 0,
+    active: false,
+  }),
+  define(list(TEXT.parse, "an IP address or CIDR"), {
+    name: "forwardedAllowIps",
+    section: "Proxies",
+    flags: ["--forwarded-allow-ips"],
+    metavar: "IPS",
+    repeatable: true,
+    doc: "Peers trusted to set X-Forwarded-* and Forwarded headers; * trusts all. Unix socket peers are always trusted.",
+    default: ["127.0.0.1", "::1"],
+    defaultText: "$FORWARDED_ALLOW_IPS or 127.0.0.1,::1",
+    envDefault: { name: "FORWARDED_ALLOW_IPS", value: ipList },
+    active: false,
+  }),
+  define(choice(["off", "v1", "v2", "auto"] as const), {
+    name: "proxyProtocol",
+    section: "Proxies",
+    flags: ["--proxy-protocol"],
+    metavar: "MODE",
+    doc: "Read a PROXY protocol header (off, v1, v2 or auto) from peers in --proxy-allow-from.",
+    default: "off",
+    active: false,
+  }),
+  define(list(TEXT.parse, "an IP address or CIDR"), {
+    name: "proxyAllowFrom",
+    section: "Proxies",
+    flags: ["--proxy-allow-from"],
+    metavar: "IPS",
+    repeatable: true,
+    doc: "Peers allowed to send a PROXY protocol header.",
+    default: ["127.0.0.1", "::1"],
+    defaultText: "127.0.0.1,::1",
+    active: false,
+  }),
+  define(TEXT, {
+    name: "certfile",
+    section: "TLS",
+    flags: ["--certfile"],
+    metavar: "PATH",
+    doc: "The server certificate (PEM); with --keyfile, serves HTTPS.",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "keyfile",
+    section: "TLS",
+    flags: ["--keyfile"],
+    metavar: "PATH",
+    doc: "The certificate's private key (PEM).",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "caCerts",
+    section: "TLS",
+    flags: ["--ca-certs"],
+    metavar: "PATH",
+    doc: "CA certificates (PEM) that client certificates are checked against.",
+    default: undefined,
+    active: false,
+  }),
+  define(choice(["none", "optional", "required"] as const), {
+    name: "certReqs",
+    section: "TLS",
+    flags: ["--cert-reqs"],
+    metavar: "MODE",
+    doc: "Whether clients must present a certificate: none, optional or required.",
+    default: "none",
+    active: false,
+  }),
+  define(TEXT, {
+    name: "ciphers",
+    section: "TLS",
+    flags: ["--ciphers"],
+    metavar: "LIST",
+    doc: "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are the runtime's).",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "accessLog",
+    section: "Logging",
+    flags: ["--access-logfile"],
+    metavar: "PATH",
+    doc: "Where to write the access log; - for standard output.",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "accessLogFormat",
+    section: "Logging",
+    flags: ["--access-logformat"],
+    metavar: "FORMAT",
+    doc: "The access-log line, from Gunicorn's atoms (%(h)s, %(r)s, ...), or json.",
+    default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+    active: false,
+  }),
+  define(TEXT, {
+    name: "errorLog",
+    section: "Logging",
+    flags: ["--error-logfile", "--log-file"],
+    metavar: "PATH",
+    doc: "Where to write the error log; - for standard error.",
+    default: "-",
+    active: false,
+  }),
+  define(choice(LOG_LEVELS), {
     name: "logLevel",
     section: "Logging",
     flags: ["--log-level"],
     metavar: "LEVEL",
     doc: `The least severe level written to the error log: ${LOG_LEVELS.join(", ")}.`,
-    defaultText: "info",
     default: "info",
-    parse: choice(LOG_LEVELS),
-  },
+  }),
+  define(SWITCH, {
+    name: "captureOutput",
+    section: "Logging",
+    flags: ["--capture-output"],
+    doc: "Send the app's console output to the error log.",
+    default: false,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "procName",
+    section: "Process",
+    flags: ["-n", "--name"],
+    metavar: "NAME",
+    doc: "The process title: unicorn: master [NAME] and unicorn: worker [NAME].",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "pidfile",
+    section: "Process",
+    flags: ["-p", "--pid"],
+    metavar: "PATH",
+    doc: "Write the arbiter's pid to this file; removed at exit.",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "user",
+    section: "Process",
+    flags: ["-u", "--user"],
+    metavar: "USER",
+    doc: "Run workers as this user (name or uid); the arbiter binds first.",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "group",
+    section: "Process",
+    flags: ["-g", "--group"],
+    metavar: "GROUP",
+    doc: "Run workers as this group (name or gid).",
+    default: undefined,
+    active: false,
+  }),
+  define({ expected: "an octal mode such as 022", parse: octal, fromFile: (v) => (typeof v === "number" ? v : fail("a number such as 0o022")) }, {
+    name: "umask",
+    section: "Process",
+    flags: ["-m", "--umask"],
+    metavar: "MODE",
+    doc: "The umask for files unicorn creates, unix sockets included.",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "chdir",
+    section: "Process",
+    flags: ["--chdir"],
+    metavar: "PATH",
+    doc: "Change to this directory before loading the app.",
+    default: undefined,
+    active: false,
+  }),
+  define(list(keyValue, "KEY=VALUE"), {
+    name: "env",
+    section: "Process",
+    flags: ["-e", "--env"],
+    metavar: "KEY=VALUE",
+    repeatable: true,
+    doc: "Set an environment variable in the workers. Repeat for several.",
+    default: [],
+    defaultText: "none",
+  }),
+  define(TEXT, {
+    name: "statsdHost",
+    section: "Metrics",
+    flags: ["--statsd-host"],
+    metavar: "HOST:PORT",
+    doc: "Send StatsD metrics (requests, durations, status codes, workers) to this address.",
+    default: undefined,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "statsdPrefix",
+    section: "Metrics",
+    flags: ["--statsd-prefix"],
+    metavar: "PREFIX",
+    doc: "A prefix for every StatsD metric name.",
+    default: "",
+    defaultText: "none",
+    active: false,
+  }),
+  define(TEXT, {
+    name: "controlSocket",
+    section: "Control socket",
+    flags: ["--control-socket"],
+    metavar: "PATH",
+    doc: "A unix socket on which unicornctl can inspect and steer the arbiter.",
+    default: undefined,
+    active: false,
+  }),
+  hook("onStarting", "Arbiter, before the listeners are bound: (server)."),
+  hook("whenReady", "Arbiter, once the listeners are bound, before the first workers start: (server)."),
+  hook("onReload", "Arbiter, on HUP, after the config is read again and before new workers start: (server)."),
+  hook("preFork", "Arbiter, just before a worker is started: (server, worker)."),
+  hook("postFork", "Worker, first thing after it starts, before the app is loaded: (worker)."),
+  hook("postWorkerInit", "Worker, after the app is loaded, before it serves: (worker)."),
+  hook("workerInt", "Worker, on INT or QUIT, before it exits: (worker)."),
+  hook("workerAbort", "Worker, on ABRT, sent when it missed its heartbeat: (worker)."),
+  hook("preRequest", "Worker, before each request reaches the app: (worker, request)."),
+  hook("postRequest", "Worker, after the app has answered: (worker, request, response)."),
+  hook("childExit", "Arbiter, after a worker has exited: (server, worker)."),
+  hook("workerExit", "Worker, as it exits: (worker)."),
+  hook("nworkersChanged", "Arbiter, when the number of workers to keep changes: (server, newValue, oldValue)."),
+  hook("onExit", "Arbiter, just before it exits: (server)."),
 ];
+
+/** The table by name. */
+export const SETTINGS_BY_NAME: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.name, s]));
+
+/** The environment variable that sets a setting: `UNICORN_MAX_REQUESTS` for `maxRequests`. */
+export function envName(setting: Setting): string {
+  return `UNICORN_${setting.name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** Rethrows a validation reason as the caller's message; anything else as it is. */
+export function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export { describeValue };

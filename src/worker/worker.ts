@@ -3,17 +3,40 @@
  * listeners it was given, send heartbeats, drain on TERM, exit on INT/QUIT or
  * when the arbiter goes away.
  */
+import { loadConfigFile } from "../config/file.ts";
+import { callHook, callHookStrict, type Hooks, type WorkerInfo } from "../config/hooks.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import { guardApp } from "../http/app-handler.ts";
 import { Logger } from "../log/logger.ts";
 import { WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
-import type { Channel, HttpServer, Runtime } from "../runtime.ts";
-import { loadApp } from "./app-loader.ts";
+import type { Channel, FetchHandler, HttpServer, Runtime } from "../runtime.ts";
+import { loadApp, toHandler } from "./app-loader.ts";
 
 /** How often a worker tells the arbiter it is alive, in ms, for a given `--timeout`. */
 export function heartbeatInterval(timeoutSeconds: number): number {
   if (timeoutSeconds <= 0) return 1000;
   return Math.max(50, Math.min(1000, (timeoutSeconds * 1000) / 4));
+}
+
+/** Wraps the handler with the preRequest and postRequest hooks, when the config has them. */
+function withRequestHooks(handler: FetchHandler, hooks: Hooks, worker: WorkerInfo, log: Logger): FetchHandler {
+  const { preRequest, postRequest } = hooks;
+  if (!preRequest && !postRequest) return handler;
+  return async (request, info) => {
+    if (preRequest) await callHook(hooks, "preRequest", log, worker, request);
+    const response = await handler(request, info);
+    if (postRequest) await callHook(hooks, "postRequest", log, worker, request, response);
+    return response;
+  };
+}
+
+async function loadHandler(spec: WorkerSpec, runtime: Runtime, hooks: Hooks): Promise<FetchHandler> {
+  if (spec.app !== null) return loadApp(spec.app, runtime, spec.cwd);
+  const handler = toHandler((hooks as { app?: unknown }).app);
+  if (!handler) {
+    throw new UnicornError('Cannot load app from the config file: "app" is not a Fetch handler', ExitCode.APP_LOAD_ERROR);
+  }
+  return handler;
 }
 
 /** Runs a worker to its end; the process exits from here. */
@@ -25,58 +48,79 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   }
   const spec = JSON.parse(raw) as WorkerSpec;
   const log = new Logger({ level: spec.logLevel, sink: (line) => runtime.writeError(line), pid: runtime.pid });
+  const worker: WorkerInfo = { id: spec.id, pid: runtime.pid, log };
+  let hooks: Hooks = {};
   let server: HttpServer | undefined;
   let stopping = false;
+  let exiting = false;
 
-  const exit = (code: number): never => runtime.exit(code);
+  const exit = async (code: number): Promise<never> => {
+    if (!exiting) {
+      exiting = true;
+      await callHook(hooks, "workerExit", log, worker);
+    }
+    return runtime.exit(code);
+  };
   let channel: Channel;
   try {
     channel = await runtime.connectControl(spec.control);
   } catch (error) {
     log.error(`Cannot reach the arbiter at "${spec.control}": ${messageOf(error)}`);
-    return exit(ExitCode.WORKER_BOOT_ERROR);
+    return void runtime.exit(ExitCode.WORKER_BOOT_ERROR);
   }
   // The socket closes when the arbiter dies, SIGKILL included: never outlive it.
   channel.onClose(() => {
     log.warning("Arbiter is gone, worker exiting");
-    exit(ExitCode.OK);
+    runtime.exit(ExitCode.OK);
   });
   channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    if (!server) exit(ExitCode.OK);
+    if (!server) return void (await exit(ExitCode.OK));
     channel.send({ type: "draining" });
-    await server!.drain();
-    exit(ExitCode.OK);
+    await server.drain();
+    await exit(ExitCode.OK);
+  };
+  const quit = async () => {
+    await callHook(hooks, "workerInt", log, worker);
+    await exit(ExitCode.OK);
   };
   channel.onMessage((message) => {
     if (message.type === "stop") void stop();
   });
   runtime.onSignal("SIGTERM", () => void stop());
-  runtime.onSignal("SIGINT", () => exit(ExitCode.OK));
-  runtime.onSignal("SIGQUIT", () => exit(ExitCode.OK));
+  runtime.onSignal("SIGINT", () => void quit());
+  runtime.onSignal("SIGQUIT", () => void quit());
+  runtime.onSignal("SIGABRT", () => {
+    void callHook(hooks, "workerAbort", log, worker).then(() => exit(ExitCode.INTERNAL));
+  });
   runtime.onUncaught((error, kind) => {
     if (kind === "rejection") {
       log.error(`Unhandled promise rejection: ${stackOf(error)}`);
       return;
     }
     log.critical(`Uncaught exception, worker exiting: ${stackOf(error)}`);
-    exit(ExitCode.INTERNAL);
+    void exit(ExitCode.INTERNAL);
   });
 
+  let handler: FetchHandler;
   let guarded;
   try {
-    guarded = guardApp(await loadApp(spec.app, runtime, spec.cwd), log);
+    if (spec.configFile) hooks = (await loadConfigFile(runtime, spec.configFile)).values as Hooks;
+    await callHookStrict(hooks, "postFork", worker);
+    handler = await loadHandler(spec, runtime, hooks);
+    await callHookStrict(hooks, "postWorkerInit", worker);
+    guarded = guardApp(withRequestHooks(handler, hooks, worker, log), log);
   } catch (error) {
     if (error instanceof UnicornError) {
       log.error(error.message);
       if (error.cause !== undefined) log.debug(stackOf(error.cause));
-      return exit(error.exitCode);
+      return void (await exit(error.exitCode));
     }
     log.error(`Cannot boot worker: ${stackOf(error)}`);
-    return exit(ExitCode.WORKER_BOOT_ERROR);
+    return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
   try {
     server = await runtime.serve(guarded.handler, spec.listeners, {
@@ -85,7 +129,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     });
   } catch (error) {
     log.error(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`);
-    return exit(ExitCode.WORKER_BOOT_ERROR);
+    return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
   channel.send({ type: "booted" });
   const requests = guarded.requests;

@@ -11,7 +11,7 @@ async function started(args: string[] = []) {
   const log = new Logger({ level: "debug", sink: (line) => lines.push(line), pid: 1, now: () => new Date(0) });
   const arbiter = new Arbiter(runtime, config, log);
   await arbiter.start();
-  arbiter.manageWorkers();
+  await arbiter.manageWorkers();
   return { runtime, arbiter, lines };
 }
 
@@ -28,12 +28,12 @@ describe("the arbiter", () => {
   test("replaces a worker that dies and logs how it died", async () => {
     const { runtime, arbiter, lines } = await started(["-w", "2"]);
     runtime.spawned[0]!.exit(null, "SIGKILL");
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.live).toHaveLength(2);
     expect(runtime.spawned).toHaveLength(3);
     expect(lines.some((l) => l.includes("Worker (pid:1000) was sent SIGKILL! Perhaps out of memory?"))).toBe(true);
     runtime.spawned[1]!.exit(1);
-    arbiter.tick();
+    await arbiter.tick();
     expect(lines.some((l) => l.includes("Worker (pid:1001) exited with code 1"))).toBe(true);
     expect(runtime.live).toHaveLength(2);
   });
@@ -42,12 +42,12 @@ describe("the arbiter", () => {
     test(`a worker exiting ${code} halts the arbiter with code ${code} instead of respawning`, async () => {
       const { runtime, arbiter, lines } = await started(["-w", "2"]);
       runtime.spawned[0]!.exit(code);
-      arbiter.tick();
+      await arbiter.tick();
       expect(runtime.spawned).toHaveLength(2);
       expect(runtime.spawned[1]!.signals).toEqual(["SIGQUIT"]);
       expect(lines.some((l) => l.includes(`Shutting down: ${reason}`))).toBe(true);
       runtime.spawned[1]!.exit(0);
-      arbiter.tick();
+      await arbiter.tick();
       expect(arbiter.exitCode).toBe(code);
     });
   }
@@ -55,49 +55,49 @@ describe("the arbiter", () => {
   test("TERM sends SIGTERM to every worker, waits, and exits 0 once they are gone", async () => {
     const { runtime, arbiter } = await started(["-w", "2"]);
     runtime.handlers.get("SIGTERM")!();
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned.map((w) => w.signals)).toEqual([["SIGTERM"], ["SIGTERM"]]);
     runtime.spawned[0]!.exit(0);
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned).toHaveLength(2);
     runtime.spawned[1]!.exit(0);
-    arbiter.tick();
+    await arbiter.tick();
     expect(arbiter.exitCode).toBe(0);
   });
 
   test("TERM sends SIGKILL to workers still alive after the graceful timeout", async () => {
     const { runtime, arbiter } = await started(["--graceful-timeout", "5"]);
     runtime.handlers.get("SIGTERM")!();
-    arbiter.tick();
+    await arbiter.tick();
     runtime.now += 4;
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM"]);
     runtime.now += 2;
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM", "SIGKILL"]);
   });
 
   test("INT during a graceful stop escalates to a quick stop", async () => {
     const { runtime, arbiter } = await started();
     runtime.handlers.get("SIGTERM")!();
-    arbiter.tick();
+    await arbiter.tick();
     runtime.handlers.get("SIGINT")!();
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM", "SIGQUIT"]);
   });
 
   test("TTIN adds a worker and TTOU retires the oldest, never below one", async () => {
     const { runtime, arbiter } = await started(["-w", "2"]);
     runtime.handlers.get("SIGTTIN")!();
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned).toHaveLength(3);
     runtime.handlers.get("SIGTTOU")!();
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM"]);
     runtime.spawned[0]!.exit(0);
     runtime.handlers.get("SIGTTOU")!();
     runtime.handlers.get("SIGTTOU")!();
-    arbiter.tick();
+    await arbiter.tick();
     expect(arbiter.numWorkers).toBe(1);
     expect(runtime.spawned[1]!.signals).toEqual(["SIGTERM"]);
     expect(runtime.spawned).toHaveLength(3);
@@ -110,12 +110,12 @@ describe("the arbiter", () => {
     runtime.now += 8;
     beat({ type: "heartbeat", requests: 3 });
     runtime.now += 4;
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.spawned[0]!.signals).toEqual(["SIGKILL"]);
     expect(runtime.spawned[1]!.signals).toEqual([]);
     expect(lines.some((l) => l.includes("[CRITICAL] WORKER TIMEOUT (pid:1000)"))).toBe(true);
     runtime.spawned[0]!.exit(null, "SIGKILL");
-    arbiter.tick();
+    await arbiter.tick();
     expect(runtime.live).toHaveLength(2);
   });
 

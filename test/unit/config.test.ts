@@ -60,7 +60,7 @@ describe("resolving the configuration", () => {
     const fromEnv = resolveConfig(["app.ts"], env);
     expect(fromEnv.config.bind.map((b) => b.text)).toEqual(["0.0.0.0:5000"]);
     expect(fromEnv.config.workers).toBe(3);
-    expect(fromEnv.sources.workers).toBe("env");
+    expect(fromEnv.sources.workers).toBe("env WEB_CONCURRENCY");
     const fromCli = resolveConfig(["app.ts", "-w", "5", "-b", "[::1]:1"], env);
     expect(fromCli.config.workers).toBe(5);
     expect(fromCli.sources.workers).toBe("cli");

@@ -1,0 +1,22 @@
+/** `--print-config`: every resolved setting and where its value came from. */
+import { formatAddress } from "./bind.ts";
+import type { Resolved } from "./resolve.ts";
+import { type Config, SETTINGS } from "./settings.ts";
+
+function show(name: keyof Config, value: unknown): string {
+  if (value === undefined) return "(none)";
+  if (name === "bind") return (value as Config["bind"]).map((b) => (b.kind === "tcp" ? b.text : formatAddress(b))).join(", ");
+  if (typeof value === "function") return "[function]";
+  if (Array.isArray(value)) return value.length ? value.join(", ") : "(none)";
+  if (typeof value === "object") return "[app object]";
+  if (name === "umask" && typeof value === "number") return `0${value.toString(8)}`;
+  return String(value);
+}
+
+/** One line per setting: `name = value  # source`. */
+export function printConfig(resolved: Resolved): string {
+  const rows = SETTINGS.filter((s) => s.section !== "Server hooks" || resolved.config[s.name] !== undefined)
+    .map((s) => [s.name, show(s.name, resolved.config[s.name]), resolved.sources[s.name]] as const);
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, value, source]) => `${name.padEnd(width)} = ${value}  # ${source}`).join("\n");
+}
