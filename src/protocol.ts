@@ -8,7 +8,9 @@ export type Message =
   /** The app is loaded and the worker is serving. */
   | { type: "booted" }
   /** Sent from a timer on the worker's event loop: a blocked loop misses it. */
-  | { type: "heartbeat"; requests: number }
+  | { type: "heartbeat"; requests: number; rss: number }
+  /** The worker reached its --max-requests and asks to be replaced. */
+  | { type: "recycle"; requests: number }
   /** The worker has stopped accepting and is finishing its requests. */
   | { type: "draining" }
   /** From the arbiter: stop gracefully. */
@@ -26,6 +28,11 @@ export interface WorkerSpec {
   readonly listeners: readonly import("./runtime.ts").ServeListener[];
   readonly backlog: number;
   readonly timeout: number;
+  /** Requests after which the worker asks to be replaced (jitter applied); 0 for never. */
+  readonly maxRequests: number;
+  readonly requestTimeout: number;
+  /** The error log file, or "-" for standard error. */
+  readonly errorLog: string;
   readonly gracefulTimeout: number;
   readonly logLevel: import("./log/logger.ts").LogLevel;
 }

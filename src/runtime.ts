@@ -104,6 +104,13 @@ export interface SpawnSpec {
   readonly fds: readonly number[];
 }
 
+/** A file the error log appends to. */
+export interface LogFile {
+  /** Appends one line; throws when it cannot. */
+  write(line: string): void;
+  reopen(): void;
+}
+
 /** The port itself. */
 export interface Runtime {
   readonly name: "node" | "bun" | "deno";
@@ -122,8 +129,10 @@ export interface Runtime {
   onSignal(signal: SignalName, handler: () => void): void;
   /** Calls `handler` for an uncaught exception or unhandled rejection instead of crashing. */
   onUncaught(handler: (error: unknown, kind: "exception" | "rejection") => void): void;
-  /** Sends a signal; false when the process is gone. */
-  kill(pid: number, signal: SignalName): boolean;
+  /** Sends a signal (0 only checks the process exists); false when the process is gone. */
+  kill(pid: number, signal: SignalName | 0): boolean;
+  /** This process's resident memory, in bytes. */
+  memoryRss(): number;
   /** Seconds since some fixed point, never going backwards. */
   monotonic(): number;
 
@@ -139,10 +148,17 @@ export interface Runtime {
   // Worker side.
   connectControl(path: string): Promise<Channel>;
   serve(handler: FetchHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
-  /** Imports a module by absolute path, TypeScript included. */
-  importModule(path: string): Promise<Record<string, unknown>>;
+  /**
+   * Imports a module by absolute path, TypeScript included. `fresh` imports it
+   * anew rather than from the module cache (a config file read again on HUP).
+   */
+  importModule(path: string, fresh?: boolean): Promise<Record<string, unknown>>;
   resolvePath(base: string, path: string): string;
   fileExists(path: string): boolean;
   /** A text file's content, or undefined when it cannot be read. */
   readTextFile(path: string): string | undefined;
+  /** Writes a text file whole; throws when it cannot. */
+  writeTextFile(path: string, text: string): void;
+  /** Opens a log file for appending lines; `reopen` starts on a fresh file after logrotate moved it. */
+  openLogFile(path: string): LogFile;
 }

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
-import type { Runtime, SignalName, SpawnSpec, WorkerProcess } from "../../src/runtime.ts";
+import type { LogFile, Runtime, SignalName, SpawnSpec, WorkerProcess } from "../../src/runtime.ts";
 
 /** The parts of the port every backend implements the same way. */
 export type CommonParts = Pick<
@@ -28,7 +28,25 @@ export type CommonParts = Pick<
   | "resolvePath"
   | "fileExists"
   | "readTextFile"
+  | "writeTextFile"
+  | "openLogFile"
+  | "memoryRss"
 >;
+
+/** A log file opened for appending; reopened by path on USR1, as logrotate expects. */
+function openLogFile(target: string): LogFile {
+  let fd = fs.openSync(target, "a");
+  return {
+    write(line) {
+      fs.writeSync(fd, `${line}\n`);
+    },
+    reopen() {
+      const next = fs.openSync(target, "a");
+      fs.closeSync(fd);
+      fd = next;
+    },
+  };
+}
 
 /** Builds the parts of the port that are the same on every runtime. */
 export function commonParts(): CommonParts {
@@ -66,6 +84,9 @@ export function commonParts(): CommonParts {
     removePath: (target) => fs.rmSync(target, { recursive: true, force: true }),
     resolvePath: (base, target) => path.resolve(base, target),
     fileExists: (target) => fs.existsSync(target),
+    writeTextFile: (target, text) => fs.writeFileSync(target, text),
+    openLogFile,
+    memoryRss: () => process.memoryUsage.rss(),
     readTextFile(target) {
       try {
         return fs.readFileSync(target, "utf8");

@@ -25,5 +25,5 @@ export const runtime: Runtime = {
   connectControl,
   spawnWorker: (spec) => spawnWorker([process.execPath, WORKER_ENTRY], spec),
   serve,
-  importModule: (path) => import(path),
+  importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),
 };

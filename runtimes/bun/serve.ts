@@ -1,6 +1,6 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
 import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
-import { closing } from "../_shared/closing.ts";
+import { NativeDrain } from "../_shared/native-drain.ts";
 
 interface BunServer {
   requestIP(request: Request): { address: string; port: number; family: string } | null;
@@ -36,7 +36,7 @@ export function serve(
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {
-  let draining = false;
+  const drain = new NativeDrain();
   const servers = listeners.map((listener) => {
     if (listener.kind !== "reuse-port") throw new Error("Bun.serve cannot serve an inherited socket");
     return Bun.serve({
@@ -47,9 +47,7 @@ export function serve(
       development: false,
       fetch(request, server) {
         const result = handler(request, new BunConnInfo(request, server));
-        // A response finished after the drain began is the last on its connection.
-        if (result instanceof Promise) return result.then((response) => (draining ? closing(response) : response));
-        return draining ? closing(result) : result;
+        return drain.respond(result);
       },
       error(error) {
         options.onError(error);
@@ -59,7 +57,7 @@ export function serve(
   });
   return Promise.resolve({
     async drain() {
-      draining = true;
+      await drain.quiet();
       await Promise.all(servers.map((server) => server.stop(false)));
     },
   });

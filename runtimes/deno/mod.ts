@@ -26,5 +26,5 @@ export const runtime: Runtime = {
   // reusePort needs --unstable-net; the worker gets the arbiter's -A.
   spawnWorker: (spec) => spawnWorker([process.execPath, "run", "-A", "--unstable-net", WORKER_ENTRY], spec),
   serve,
-  importModule: (path) => import(path),
+  importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),
 };

@@ -1,6 +1,6 @@
 /** The native engine on Deno: Deno.serve on an SO_REUSEPORT socket per worker (needs --unstable-net). */
 import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
-import { closing } from "../_shared/closing.ts";
+import { NativeDrain } from "../_shared/native-drain.ts";
 
 interface DenoServer {
   shutdown(): Promise<void>;
@@ -21,7 +21,7 @@ export function serve(
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {
-  let draining = false;
+  const drain = new NativeDrain();
   const servers = listeners.map((listener) => {
     if (listener.kind !== "reuse-port") throw new Error("Deno.serve cannot serve an inherited socket");
     return Deno.serve({
@@ -36,15 +36,13 @@ export function serve(
       // Deno's info already has the { remoteAddr } shape unicorn gives every app.
       handler(request, info) {
         const result = handler(request, info);
-        // A response finished after the drain began is the last on its connection.
-        if (result instanceof Promise) return result.then((response) => (draining ? closing(response) : response));
-        return draining ? closing(result) : result;
+        return drain.respond(result);
       },
     });
   });
   return Promise.resolve({
     async drain() {
-      draining = true;
+      await drain.quiet();
       await Promise.all(servers.map((server) => server.shutdown()));
     },
   });

@@ -24,14 +24,15 @@ function loaderArgs(modules: readonly string[]): string[] {
 let tsxRegistered = false;
 
 /** Imports a module; a TypeScript one through tsx when this Node cannot strip types (a config file, --check-config). */
-async function importModule(path: string): Promise<Record<string, unknown>> {
+async function importModule(path: string, fresh = false): Promise<Record<string, unknown>> {
   if (loaderArgs([path]).length > 0 && !tsxRegistered) {
     // Node caches a failed import, so the loader must be in place before the first try.
     const { register } = await import("tsx/esm/api");
     register();
     tsxRegistered = true;
   }
-  return await import(pathToFileURL(path).href);
+  const url = pathToFileURL(path).href;
+  return await import(fresh ? `${url}?v=${Date.now()}` : url);
 }
 
 /** The Node runtime, for `bin/unicorn.mjs` and the worker entry. */

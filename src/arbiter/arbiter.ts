@@ -3,20 +3,22 @@
  * never serves a request and never loads the app.
  *
  * Signal handlers only enqueue. One loop takes signals off the queue, runs one
- * handler per signal, then does the periodic duties: `reapWorkers`,
- * `murderWorkers`, `manageWorkers`.
+ * handler per signal, then does the periodic duties: `murderWorkers`,
+ * `manageWorkers`.
  */
 import { formatAddress } from "../config/bind.ts";
 import { callHook, callHookStrict, type ServerInfo } from "../config/hooks.ts";
 import type { Config } from "../config/settings.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { WORKER_SPEC_ENV, type Message, type WorkerSpec } from "../protocol.ts";
+import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
-import { openListeners, type OpenListeners } from "./listeners.ts";
 import { parseAppSpec } from "../worker/app-loader.ts";
-import { WorkerHandle } from "./worker-handle.ts";
+import { CrashBackoff } from "./backoff.ts";
+import { openListeners, type OpenListeners } from "./listeners.ts";
+import { writePidfile } from "./pidfile.ts";
+import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
 
 /** The signals the arbiter handles; anything else keeps its default action. */
 export const ARBITER_SIGNALS: readonly SignalName[] = [
@@ -33,41 +35,63 @@ export const ARBITER_SIGNALS: readonly SignalName[] = [
 
 /** Linux >= 5.14 moves connections queued on a closing SO_REUSEPORT socket to its siblings when this is 1. */
 const TCP_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
-
 /** How long a quick stop (INT, QUIT) waits before SIGKILL, in seconds. */
 const QUICK_STOP_SECONDS = 2;
+/** How long a worker sent SIGABRT for a missed heartbeat has before SIGKILL, in seconds. */
+const ABORT_GRACE_SECONDS = 1;
 /** How often the loop runs when nothing wakes it, in ms. */
 const TICK_MS = 1000;
 
-type Event = { kind: "signal"; signal: SignalName } | { kind: "exit"; pid: number; code: number | null; signal: string | null };
+type Event =
+  | { kind: "wake" }
+  | { kind: "signal"; signal: SignalName }
+  | { kind: "exit"; pid: number; code: number | null; signal: string | null };
+
+/** What the arbiter needs from the CLI besides the config. */
+export interface ArbiterOptions {
+  configFile?: string;
+  /** Reads the configuration again, for HUP. */
+  reloadConfig?: () => Promise<{ config: Config; configFile: string | undefined }>;
+  /** Reopens the log files, for USR1. */
+  reopenLogs?: () => void;
+}
 
 export class Arbiter {
   readonly runtime: Runtime;
-  readonly config: Config;
+  config: Config;
   readonly log: Logger;
   /** Live workers by pid. */
   readonly workers: Map<number, WorkerHandle> = new Map();
   /** The number of workers the arbiter keeps serving. */
   numWorkers: number;
   listeners: OpenListeners | undefined;
+  /** What arbiter hooks are given. */
+  readonly server: ServerInfo;
 
   #queue: Event[] = [];
   #wake: (() => void) | undefined;
   #age = 0;
+  #generation = 1;
+  /** Generations whose reload failed: their workers' boot failures halt nothing. */
+  readonly #abandoned = new Set<number>();
+  #reload: { generation: number; startedAt: number; previous: Config; previousFile: string | undefined } | undefined;
   #stop: { graceful: boolean; deadline: number; killed: boolean } | undefined;
+  #haltCode: number | undefined;
   #exitCode: number | undefined;
   #controlDir = "";
   #control: ControlServer | undefined;
   #env: Record<string, string> = {};
-  readonly #configFile: string | undefined;
-  /** What arbiter hooks are given. */
-  readonly server: ServerInfo;
+  #configFile: string | undefined;
+  #removePidfile: (() => void) | undefined;
+  readonly #options: ArbiterOptions;
+  readonly #backoff = new CrashBackoff();
 
-  constructor(runtime: Runtime, config: Config, log: Logger, options: { configFile?: string } = {}) {
+  constructor(runtime: Runtime, config: Config, log: Logger, options: ArbiterOptions = {}) {
     this.runtime = runtime;
     this.config = config;
     this.log = log;
     this.numWorkers = config.workers;
+    this.#options = options;
     this.#configFile = options.configFile;
     const arbiter = this;
     this.server = {
@@ -91,13 +115,14 @@ export class Arbiter {
   async start(): Promise<void> {
     const { runtime, log } = this;
     log.info(`Starting unicorn ${VERSION} on ${runtime.name} ${runtime.version}`);
+    if (this.config.pidfile) this.#removePidfile = writePidfile(runtime, this.config.pidfile);
     await this.#startHook("onStarting");
     this.listeners = await openListeners(runtime, this.config);
     const { strategy, serve } = this.listeners;
     log.info(`Listener strategy: ${strategy} (${runtime.capabilities.engine[strategy]})`);
     if (strategy === "reuse-port" && runtime.readTextFile(TCP_MIGRATE_REQ)?.trim() !== "1") {
       log.warning("With reuse-port, connections queued on a worker's socket are reset when that worker stops " +
-        `(restart, recycle, scale down); set ${TCP_MIGRATE_REQ.slice(10).replaceAll("/", ".")}=1 to migrate them`);
+        "(reload, recycle, scale down); set net.ipv4.tcp_migrate_req=1 to migrate them");
     }
     // Tests read the bound address from this line.
     for (const listener of serve) log.info(`Listening at: ${formatAddress(listener.address)} (${runtime.pid})`);
@@ -107,16 +132,20 @@ export class Arbiter {
     } catch (error) {
       throw new UnicornError(`Cannot start the control socket: ${messageOf(error)}`, ExitCode.INTERNAL);
     }
+    this.#env = this.#workerEnv();
+    for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
+    await this.#startHook("whenReady");
+    await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+  }
+
+  #workerEnv(): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(runtime.env())) if (value !== undefined) env[key] = value;
+    for (const [key, value] of Object.entries(this.runtime.env())) if (value !== undefined) env[key] = value;
     for (const pair of this.config.env) {
       const eq = pair.indexOf("=");
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }
-    this.#env = env;
-    for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
-    await this.#startHook("whenReady");
-    await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+    return env;
   }
 
   async #startHook(name: "onStarting" | "whenReady"): Promise<void> {
@@ -137,7 +166,8 @@ export class Arbiter {
     }
     await this.manageWorkers();
     while (this.#exitCode === undefined) {
-      await this.#sleep(this.#stop ? 100 : TICK_MS);
+      const backoff = Math.max(0, (this.#backoff.until - this.runtime.monotonic()) * 1000);
+      await this.#sleep(this.#stop ? 100 : Math.min(TICK_MS, backoff || TICK_MS));
       await this.tick();
     }
     await callHook(this.config, "onExit", this.log, this.server);
@@ -145,12 +175,11 @@ export class Arbiter {
     return this.#exitCode;
   }
 
-  /** One pass of the loop: dispatch signals, then the periodic duties. */
+  /** One pass of the loop: dispatch signals and exits, then the periodic duties. */
   async tick(): Promise<void> {
-    const events = this.#queue.splice(0);
-    for (const event of events) {
+    for (const event of this.#queue.splice(0)) {
       if (event.kind === "signal") await this.#dispatch(event.signal);
-      else await this.reapWorker(event.pid, event.code, event.signal);
+      else if (event.kind === "exit") await this.reapWorker(event.pid, event.code, event.signal);
     }
     if (this.#exitCode !== undefined) return;
     if (this.#stop) return this.#progressStop();
@@ -165,10 +194,14 @@ export class Arbiter {
       case "SIGINT":
       case "SIGQUIT":
         return this.handleQuit(signal);
+      case "SIGHUP":
+        return this.handleHup();
       case "SIGTTIN":
         return this.handleTtin();
       case "SIGTTOU":
         return this.handleTtou();
+      case "SIGUSR1":
+        return this.handleUsr1();
       default:
         this.log.info(`Ignoring ${signal}: not supported yet`);
     }
@@ -200,6 +233,52 @@ export class Arbiter {
     return this.setNumWorkers(this.numWorkers - 1);
   }
 
+  handleUsr1(): void {
+    // Reopen first, so this line is the first in the new file.
+    this.#options.reopenLogs?.();
+    this.log.info("Handling signal: usr1; reopening log files");
+    for (const worker of this.workers.values()) worker.child.kill("SIGUSR1");
+  }
+
+  /**
+   * HUP: reads the config again, starts a new generation of workers, and retires
+   * each old worker only once a new one serves. If the new workers cannot boot,
+   * the old ones keep serving.
+   */
+  async handleHup(): Promise<void> {
+    this.log.info("Handling signal: hup; reloading");
+    const previous = this.config;
+    const previousFile = this.#configFile;
+    if (this.#options.reloadConfig) {
+      try {
+        const { config, configFile } = await this.#options.reloadConfig();
+        if (JSON.stringify(config.bind) !== JSON.stringify(previous.bind)) {
+          this.log.warning("The listeners changed in the config; a reload keeps the current ones: restart to rebind");
+        }
+        this.config = { ...config, bind: previous.bind };
+        this.#configFile = configFile;
+        this.log.setLevel(config.logLevel);
+      } catch (error) {
+        this.log.error(`Reload failed: ${messageOf(error)}; keeping the current config and workers`);
+        return;
+      }
+    }
+    this.#env = this.#workerEnv();
+    await callHook(this.config, "onReload", this.log, this.server);
+    if (this.config.workers !== this.numWorkers) await this.setNumWorkers(this.config.workers);
+    this.#generation++;
+    this.#reload = {
+      generation: this.#generation,
+      startedAt: this.runtime.monotonic(),
+      previous: this.#reload?.previous ?? previous,
+      previousFile: this.#reload?.previousFile ?? previousFile,
+    };
+    this.#backoff.reset();
+    for (const worker of this.workers.values()) {
+      if (worker.state !== "retiring") worker.replace = "reload";
+    }
+  }
+
   /** Changes the number of workers to keep; `manageWorkers` spawns or retires to match. */
   async setNumWorkers(value: number): Promise<void> {
     const old = this.numWorkers;
@@ -209,12 +288,11 @@ export class Arbiter {
 
   /** Stops the workers and leaves with `code`, as after a worker failed to boot. */
   halt(reason: string, code: number): void {
-    if (this.#exitCode !== undefined) return;
+    if (this.#exitCode !== undefined || this.#stop) return;
     this.log.error(`Shutting down: ${reason}`);
     this.#haltCode = code;
     this.#beginStop(false, QUICK_STOP_SECONDS);
   }
-  #haltCode: number | undefined;
 
   #beginStop(graceful: boolean, seconds: number): void {
     this.#stop = { graceful, deadline: this.runtime.monotonic() + seconds, killed: false };
@@ -259,44 +337,125 @@ export class Arbiter {
       this.log.info(`Worker (pid:${pid}) exited`);
     }
     await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
-    if (code === ExitCode.WORKER_BOOT_ERROR) this.halt("a worker failed to boot", ExitCode.WORKER_BOOT_ERROR);
-    else if (code === ExitCode.APP_LOAD_ERROR) this.halt("the app failed to load", ExitCode.APP_LOAD_ERROR);
+    if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) {
+      const reason = code === ExitCode.WORKER_BOOT_ERROR ? "a worker failed to boot" : "the app failed to load";
+      if (this.#abandoned.has(worker.generation)) return;
+      if (this.#reload && worker.generation === this.#reload.generation) return this.#abortReload(reason, code);
+      if (!this.#stop) this.halt(reason, code);
+      return;
+    }
+    // A worker killed for a missed heartbeat or a slow boot counts as a crash too.
+    if (!this.#stop && (!expected || worker.abortedAt !== undefined)) this.#noteCrash(worker);
   }
 
-  /** Kills workers whose event loop has been silent longer than `--timeout`. */
+  /** A worker of the new generation cannot boot: keep the old one serving, with the old config. */
+  #abortReload(reason: string, code: number): void {
+    const reload = this.#reload!;
+    this.log.error(`Reload failed: ${reason} (exit code ${code}); the previous workers keep serving`);
+    this.config = reload.previous;
+    this.#configFile = reload.previousFile;
+    this.#env = this.#workerEnv();
+    this.log.setLevel(this.config.logLevel);
+    this.numWorkers = this.config.workers;
+    this.#reload = undefined;
+    this.#abandoned.add(reload.generation);
+    // Workers started from now on (to replace one that dies) are of a generation of their own.
+    this.#generation++;
+    for (const worker of this.workers.values()) {
+      if (worker.generation === reload.generation) this.retireWorker(worker);
+      else if (worker.replace === "reload") worker.replace = undefined;
+    }
+  }
+
+  #noteCrash(worker: WorkerHandle): void {
+    const now = this.runtime.monotonic();
+    const lived = now - (worker.bootedAt ?? worker.spawnedAt);
+    const delay = this.#backoff.crashed(now, worker.bootedAt === undefined ? 0 : lived);
+    if (delay > 0) {
+      this.log.warning(`Worker (pid:${worker.pid}) died ${lived.toFixed(1)} s after ${worker.bootedAt ? "boot" : "start"}; ` +
+        `respawning in ${delay.toFixed(2)} s (crash ${this.#backoff.crashes} in a row)`);
+    }
+  }
+
+  /** Aborts, then kills, workers whose event loop has been silent too long, or that take too long to boot. */
   murderWorkers(): void {
-    const timeout = this.config.timeout;
-    if (timeout <= 0) return;
     const now = this.runtime.monotonic();
     for (const worker of this.workers.values()) {
-      if (worker.killedAt !== undefined || now - worker.lastHeartbeat <= timeout) continue;
-      this.log.critical(`WORKER TIMEOUT (pid:${worker.pid})`);
-      worker.killedAt = now;
-      worker.state = "retiring";
-      worker.child.kill("SIGKILL");
+      if (worker.killedAt !== undefined) continue;
+      if (worker.abortedAt !== undefined) {
+        if (now - worker.abortedAt >= ABORT_GRACE_SECONDS) {
+          worker.killedAt = now;
+          worker.child.kill("SIGKILL");
+        }
+        continue;
+      }
+      const booting = worker.state === "booting";
+      const limit = booting ? this.config.bootTimeout || this.config.timeout : this.config.timeout;
+      const since = booting ? worker.spawnedAt : worker.lastHeartbeat;
+      if (limit <= 0 || now - since <= limit) continue;
+      this.log.critical(`WORKER TIMEOUT (pid:${worker.pid}): ` +
+        (booting ? `not serving ${limit} s after start` : `no heartbeat for ${limit} s`));
+      // It stays counted until it has exited, so its replacement starts then, not now.
+      worker.abortedAt = now;
+      worker.child.kill("SIGABRT");
     }
   }
 
-  /** Spawns or retires workers to reach `numWorkers`. */
+  /**
+   * Spawns workers to reach `numWorkers`, and retires surplus workers and those
+   * marked for replacement, the latter only while enough younger ones serve.
+   */
   async manageWorkers(): Promise<void> {
-    const active = [...this.workers.values()].filter((w) => w.state !== "retiring");
-    for (let i = active.length; i < this.numWorkers; i++) await this.spawnWorker();
-    if (active.length > this.numWorkers) {
-      const surplus = active.sort((a, b) => a.id - b.id).slice(0, active.length - this.numWorkers);
-      for (const worker of surplus) this.retireWorker(worker);
+    const live = [...this.workers.values()].filter((w) => w.state !== "retiring");
+    const keep = live.filter((w) => !w.replace);
+    if (this.runtime.monotonic() >= this.#backoff.until) {
+      for (let i = keep.length; i < this.numWorkers; i++) await this.spawnWorker();
     }
+    const byAge = (a: WorkerHandle, b: WorkerHandle) => a.id - b.id;
+    for (const worker of keep.sort(byAge).slice(0, Math.max(0, keep.length - this.numWorkers))) {
+      this.retireWorker(worker);
+    }
+    let capacity = live.filter((w) => w.state === "serving").length;
+    for (const worker of live.filter((w) => w.replace).sort(byAge)) {
+      if (worker.state === "serving" && capacity - 1 < this.numWorkers) break;
+      if (worker.state === "serving") capacity--;
+      this.retireWorker(worker);
+    }
+    this.#checkReloadDone();
+  }
+
+  #checkReloadDone(): void {
+    const reload = this.#reload;
+    if (!reload) return;
+    const workers = [...this.workers.values()];
+    if (workers.some((w) => w.generation < reload.generation && w.state !== "retiring")) return;
+    const serving = workers.filter((w) => w.generation === reload.generation && w.state === "serving").length;
+    if (serving < this.numWorkers) return;
+    const ms = Math.round((this.runtime.monotonic() - reload.startedAt) * 1000);
+    // Tests wait for this line.
+    this.log.info(`Reload complete: ${serving} workers of generation ${reload.generation} serving, ${ms} ms after HUP`);
+    this.#reload = undefined;
   }
 
   /** Asks a worker to finish its requests and exit. */
   retireWorker(worker: WorkerHandle): void {
+    if (worker.state === "retiring") return;
     worker.state = "retiring";
     worker.child.kill("SIGTERM");
+  }
+
+  #replace(worker: WorkerHandle, reason: ReplaceReason, detail: string): void {
+    if (worker.replace || worker.state === "retiring") return;
+    worker.replace = reason;
+    this.log.info(`Worker (pid:${worker.pid}) ${detail}; starting its replacement`);
   }
 
   async spawnWorker(): Promise<WorkerHandle | undefined> {
     const listeners = this.listeners!;
     const id = ++this.#age;
-    const app = this.config.app;
+    const { config } = this;
+    const app = config.app;
+    const jitter = config.maxRequestsJitter ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const spec: WorkerSpec = {
       id,
       control: `${this.#controlDir}/control.sock`,
@@ -304,12 +463,15 @@ export class Arbiter {
       configFile: this.#configFile ?? null,
       cwd: this.runtime.cwd(),
       listeners: listeners.serve,
-      backlog: this.config.backlog,
-      timeout: this.config.timeout,
-      gracefulTimeout: this.config.gracefulTimeout,
-      logLevel: this.config.logLevel,
+      backlog: config.backlog,
+      timeout: config.timeout,
+      maxRequests: config.maxRequests ? config.maxRequests + jitter : 0,
+      requestTimeout: config.requestTimeout,
+      gracefulTimeout: config.gracefulTimeout,
+      logLevel: config.logLevel,
+      errorLog: config.errorLog,
     };
-    await callHook(this.config, "preFork", this.log, this.server, { id, pid: undefined });
+    await callHook(config, "preFork", this.log, this.server, { id, pid: undefined });
     let child;
     try {
       child = this.runtime.spawnWorker({
@@ -322,7 +484,7 @@ export class Arbiter {
       this.log.error(`Cannot spawn a worker: ${messageOf(error)}`);
       return undefined;
     }
-    const worker = new WorkerHandle(id, child, this.runtime.monotonic());
+    const worker = new WorkerHandle(id, this.#generation, child, this.runtime.monotonic());
     this.workers.set(child.pid, worker);
     child.onExit((code, signal) => this.#enqueue({ kind: "exit", pid: child.pid, code, signal }));
     // Tests wait for this line.
@@ -339,25 +501,38 @@ export class Arbiter {
         worker.channel = channel;
         return;
       }
-      if (!worker) return;
-      const now = this.runtime.monotonic();
-      switch (message.type) {
-        case "booted":
-          worker.bootedAt = now;
-          worker.lastHeartbeat = now;
-          if (worker.state === "booting") worker.state = "serving";
-          // Tests wait for this line.
-          this.log.info(`Worker (pid:${worker.pid}) is serving, booted in ${Math.round((now - worker.spawnedAt) * 1000)} ms`);
-          break;
-        case "heartbeat":
-          worker.lastHeartbeat = now;
-          worker.requests = message.requests;
-          break;
-        case "draining":
-          worker.state = "retiring";
-          break;
-      }
+      if (worker) this.#onMessage(worker, message);
     });
+  }
+
+  #onMessage(worker: WorkerHandle, message: Message): void {
+    const now = this.runtime.monotonic();
+    switch (message.type) {
+      case "booted":
+        worker.bootedAt = now;
+        worker.lastHeartbeat = now;
+        if (worker.state === "booting") worker.state = "serving";
+        // Tests wait for this line.
+        this.log.info(`Worker (pid:${worker.pid}) is serving, booted in ${Math.round((now - worker.spawnedAt) * 1000)} ms`);
+        // A new worker serving may let an old one retire now rather than at the next tick.
+        return this.#enqueue({ kind: "wake" });
+      case "heartbeat": {
+        worker.lastHeartbeat = now;
+        worker.requests = message.requests;
+        worker.rss = message.rss;
+        const limit = this.config.maxWorkerMemory * 1024 * 1024;
+        if (limit > 0 && message.rss > limit) {
+          this.#replace(worker, "memory", `uses ${Math.round(message.rss / 1048576)} MiB, over --max-worker-memory`);
+        }
+        return;
+      }
+      case "recycle":
+        worker.requests = message.requests;
+        return this.#replace(worker, "max-requests", `served ${message.requests} requests (--max-requests)`);
+      case "draining":
+        worker.state = "retiring";
+        return;
+    }
   }
 
   #enqueue(event: Event): void {
@@ -384,5 +559,6 @@ export class Arbiter {
     for (const listener of this.listeners?.bound ?? []) listener.close();
     void this.#control?.close();
     if (this.#controlDir) this.runtime.removePath(this.#controlDir);
+    this.#removePidfile?.();
   }
 }

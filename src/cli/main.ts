@@ -4,20 +4,24 @@ import { findConfigFile, loadConfigFile } from "../config/file.ts";
 import { printConfig } from "../config/print.ts";
 import { parseArgs, type Resolved, resolveConfig, splitArgs } from "../config/resolve.ts";
 import { ExitCode, stackOf, UnicornError } from "../errors.ts";
-import { Logger } from "../log/logger.ts";
+import type { Logger } from "../log/logger.ts";
+import { openErrorLog } from "../log/open.ts";
 import type { Runtime } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 import { loadApp, parseAppSpec, toHandler } from "../worker/app-loader.ts";
 import { usage } from "./usage.ts";
 
-async function resolve(runtime: Runtime): Promise<{ resolved: Resolved; configFile: string | undefined }> {
+async function resolve(
+  runtime: Runtime,
+  fresh = false,
+): Promise<{ resolved: Resolved; configFile: string | undefined }> {
   const argv = runtime.args();
   const env = runtime.env();
   const cli = parseArgs(argv);
   if (cli.action !== "serve") return { resolved: resolveConfig(argv, {}), configFile: undefined };
   const cmdArgs = env.UNICORN_CMD_ARGS ? parseArgs(splitArgs(env.UNICORN_CMD_ARGS), "UNICORN_CMD_ARGS") : undefined;
   const configFile = findConfigFile(runtime, runtime.cwd(), [cli, cmdArgs]);
-  const file = configFile ? await loadConfigFile(runtime, configFile) : undefined;
+  const file = configFile ? await loadConfigFile(runtime, configFile, fresh) : undefined;
   const resolved = resolveConfig(argv, env, file);
   if (configFile) {
     resolved.config.config = configFile;
@@ -62,13 +66,27 @@ export async function main(runtime: Runtime): Promise<never> {
     runtime.writeOut(printConfig(resolved));
     return runtime.exit(ExitCode.OK);
   }
-  const log = new Logger({ level: config.logLevel, sink: (line) => runtime.writeError(line), pid: runtime.pid });
+  let log: Logger;
+  try {
+    log = openErrorLog(runtime, config.errorLog, config.logLevel);
+  } catch (error) {
+    runtime.writeError(`unicorn: Cannot open the error log "${config.errorLog}": ${(error as Error).message}`);
+    return runtime.exit(ExitCode.USAGE);
+  }
   for (const warning of resolved.warnings) log.warning(warning);
   let code: number;
   try {
     code = config.checkConfig
       ? await checkConfig(runtime, resolved, log)
-      : await new Arbiter(runtime, config, log, { configFile }).run();
+      : await new Arbiter(runtime, config, log, {
+        configFile,
+        reopenLogs: () => log.reopen(),
+        reloadConfig: async () => {
+          const again = await resolve(runtime, true);
+          for (const warning of again.resolved.warnings) log.warning(warning);
+          return { config: again.resolved.config, configFile: again.configFile };
+        },
+      }).run();
   } catch (error) {
     if (error instanceof UnicornError) {
       log.error(error.message);

@@ -35,7 +35,7 @@ function configError(path: string, reason: string): UnicornError {
 }
 
 /** Reads a JSON config, or imports a module config and takes its default export. */
-export async function loadConfigFile(runtime: Runtime, path: string): Promise<FileLayer> {
+export async function loadConfigFile(runtime: Runtime, path: string, fresh = false): Promise<FileLayer> {
   if (!runtime.fileExists(path)) throw configError(path, "no such file");
   let values: unknown;
   if (path.endsWith(".json")) {
@@ -49,7 +49,7 @@ export async function loadConfigFile(runtime: Runtime, path: string): Promise<Fi
   } else {
     let module: Record<string, unknown>;
     try {
-      module = await runtime.importModule(path);
+      module = await runtime.importModule(path, fresh);
     } catch (error) {
       throw configError(path, messageOf(error));
     }

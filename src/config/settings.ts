@@ -330,7 +330,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "INT",
     doc: "Replace a worker after it has served this many requests, to bound leaks. 0 disables.",
     default: 0,
-    active: false,
   }),
   define(wholeNumber(0), {
     name: "maxRequestsJitter",
@@ -339,7 +338,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "INT",
     doc: "Add a random 0 to this many requests to each worker's --max-requests, so they do not recycle at once.",
     default: 0,
-    active: false,
   }),
   define(wholeNumber(0), {
     name: "maxWorkerMemory",
@@ -348,7 +346,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "MB",
     doc: "Replace a worker whose resident memory exceeds this many MiB. 0 disables.",
     default: 0,
-    active: false,
   }),
   define(SWITCH, {
     name: "preload",
@@ -392,7 +389,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "SECONDS",
     doc: "How long a worker may take to load the app and start serving before it is killed. 0 uses --timeout.",
     default: 0,
-    active: false,
   }),
   define(SECONDS, {
     name: "gracefulTimeout",
@@ -409,7 +405,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "SECONDS",
     doc: "A request running longer is answered 503 and its worker keeps serving. 0 disables.",
     default: 0,
-    active: false,
   }),
   define(SECONDS, {
     name: "keepAlive",
@@ -558,7 +553,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "Where to write the error log; - for standard error.",
     default: "-",
-    active: false,
   }),
   define(choice(LOG_LEVELS), {
     name: "logLevel",
@@ -592,7 +586,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "Write the arbiter's pid to this file; removed at exit.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "user",

@@ -24,9 +24,17 @@ export interface GuardedHandler {
   readonly requests: () => number;
 }
 
-/** Wraps `app` for serving. Sync results stay sync: no promise per request unless the app makes one. */
-export function guardApp(app: FetchHandler, log: Logger): GuardedHandler {
+/**
+ * Wraps `app` for serving. Sync results stay sync: no promise per request unless the app makes one.
+ * `onLimit` is called once, when the `limit`-th request arrives (`--max-requests`).
+ */
+export function guardApp(
+  app: FetchHandler,
+  log: Logger,
+  options: { limit?: number; onLimit?: () => void } = {},
+): GuardedHandler {
   let requests = 0;
+  const limit = options.limit || -1;
   const fail = (request: Request, error: unknown): Response => {
     log.error(`Error handling request ${request.method} ${new URL(request.url).pathname}: ${stackOf(error)}`);
     return internalError();
@@ -36,7 +44,7 @@ export function guardApp(app: FetchHandler, log: Logger): GuardedHandler {
     return fail(request, new TypeError(`The app returned ${value === null ? "null" : typeof value}, not a Response`));
   };
   const handler = (request: Request, info: ConnInfo): Response | Promise<Response> => {
-    requests++;
+    if (++requests === limit) options.onLimit?.();
     let result: unknown;
     try {
       result = app(request, info);

@@ -35,11 +35,23 @@ export class Logger {
   /** Lines that could not be written. */
   failedWrites = 0;
 
-  constructor(options: { level: LogLevel; sink: LogSink; pid: number; now?: () => Date }) {
+  readonly #reopen: (() => void) | undefined;
+
+  constructor(options: { level: LogLevel; sink: LogSink; pid: number; now?: () => Date; reopen?: () => void }) {
+    this.#reopen = options.reopen;
     this.#threshold = LOG_LEVELS.indexOf(options.level);
     this.#sink = options.sink;
     this.#pid = options.pid;
     this.#now = options.now ?? (() => new Date());
+  }
+
+  /** Reopens the log file, after logrotate moved it (USR1). */
+  reopen(): void {
+    try {
+      this.#reopen?.();
+    } catch {
+      this.failedWrites++;
+    }
   }
 
   /** Changes the threshold, as a reload of the config does. */

@@ -7,7 +7,9 @@ import { loadConfigFile } from "../config/file.ts";
 import { callHook, callHookStrict, type Hooks, type WorkerInfo } from "../config/hooks.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import { guardApp } from "../http/app-handler.ts";
-import { Logger } from "../log/logger.ts";
+import type { Logger } from "../log/logger.ts";
+import { openErrorLog } from "../log/open.ts";
+import { withRequestTimeout } from "../http/request-timeout.ts";
 import { WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
 import type { Channel, FetchHandler, HttpServer, Runtime } from "../runtime.ts";
 import { loadApp, toHandler } from "./app-loader.ts";
@@ -47,7 +49,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     runtime.exit(ExitCode.USAGE);
   }
   const spec = JSON.parse(raw) as WorkerSpec;
-  const log = new Logger({ level: spec.logLevel, sink: (line) => runtime.writeError(line), pid: runtime.pid });
+  const log = openErrorLog(runtime, spec.errorLog, spec.logLevel);
   const worker: WorkerInfo = { id: spec.id, pid: runtime.pid, log };
   let hooks: Hooks = {};
   let server: HttpServer | undefined;
@@ -93,6 +95,11 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   runtime.onSignal("SIGTERM", () => void stop());
   runtime.onSignal("SIGINT", () => void quit());
   runtime.onSignal("SIGQUIT", () => void quit());
+  runtime.onSignal("SIGUSR1", () => {
+    log.reopen();
+    log.info("Worker reopened its log file");
+  });
+  runtime.onSignal("SIGHUP", () => log.debug("Ignoring HUP: the arbiter reloads workers"));
   runtime.onSignal("SIGABRT", () => {
     void callHook(hooks, "workerAbort", log, worker).then(() => exit(ExitCode.INTERNAL));
   });
@@ -112,7 +119,11 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     await callHookStrict(hooks, "postFork", worker);
     handler = await loadHandler(spec, runtime, hooks);
     await callHookStrict(hooks, "postWorkerInit", worker);
-    guarded = guardApp(withRequestHooks(handler, hooks, worker, log), log);
+    const hooked = withRequestHooks(handler, hooks, worker, log);
+    guarded = guardApp(withRequestTimeout(hooked, spec.requestTimeout, log), log, {
+      limit: spec.maxRequests,
+      onLimit: () => channel.send({ type: "recycle", requests: spec.maxRequests }),
+    });
   } catch (error) {
     if (error instanceof UnicornError) {
       log.error(error.message);
@@ -133,5 +144,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   }
   channel.send({ type: "booted" });
   const requests = guarded.requests;
-  setInterval(() => channel.send({ type: "heartbeat", requests: requests() }), heartbeatInterval(spec.timeout));
+  setInterval(() => {
+    channel.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss() });
+  }, heartbeatInterval(spec.timeout));
 }

@@ -104,9 +104,19 @@ export class FakeRuntime implements Runtime {
   fileExists() {
     return true;
   }
-  readTextFile(): string | undefined {
-    return undefined;
+  readTextFile(path: string): string | undefined {
+    return this.files.get(path);
   }
+  writeTextFile(path: string, text: string) {
+    this.files.set(path, text);
+  }
+  openLogFile() {
+    return { write() {}, reopen() {} };
+  }
+  memoryRss() {
+    return 0;
+  }
+  readonly files = new Map<string, string>();
 
   /** Workers not yet exited. */
   get live(): FakeWorker[] {

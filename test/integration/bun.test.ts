@@ -1,5 +1,7 @@
-import { behaviourSuite } from "./suite.ts";
 import { configSuite } from "./config-suite.ts";
+import { behaviourSuite } from "./suite.ts";
+import { supervisionSuite } from "./supervision-suite.ts";
 
 behaviourSuite("bun");
 configSuite("bun");
+supervisionSuite("bun");

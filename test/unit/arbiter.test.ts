@@ -29,13 +29,18 @@ describe("the arbiter", () => {
     const { runtime, arbiter, lines } = await started(["-w", "2"]);
     runtime.spawned[0]!.exit(null, "SIGKILL");
     await arbiter.tick();
+    expect(lines.some((l) => l.includes("Worker (pid:1000) was sent SIGKILL! Perhaps out of memory?"))).toBe(true);
+    // It died before booting: the replacement waits out the first backoff step.
+    expect(lines.some((l) => l.includes("respawning in 0.25 s (crash 1 in a row)"))).toBe(true);
+    expect(runtime.spawned).toHaveLength(2);
+    runtime.now += 0.25;
+    await arbiter.tick();
     expect(runtime.live).toHaveLength(2);
     expect(runtime.spawned).toHaveLength(3);
-    expect(lines.some((l) => l.includes("Worker (pid:1000) was sent SIGKILL! Perhaps out of memory?"))).toBe(true);
     runtime.spawned[1]!.exit(1);
     await arbiter.tick();
     expect(lines.some((l) => l.includes("Worker (pid:1001) exited with code 1"))).toBe(true);
-    expect(runtime.live).toHaveLength(2);
+    expect(lines.some((l) => l.includes("respawning in 0.50 s (crash 2 in a row)"))).toBe(true);
   });
 
   for (const [code, reason] of [[3, "a worker failed to boot"], [4, "the app failed to load"]] as const) {
@@ -108,14 +113,22 @@ describe("the arbiter", () => {
     const beat = runtime.connect(runtime.spawned[1]!);
     beat({ type: "booted" });
     runtime.now += 8;
-    beat({ type: "heartbeat", requests: 3 });
+    beat({ type: "heartbeat", requests: 3, rss: 1 });
     runtime.now += 4;
     await arbiter.tick();
-    expect(runtime.spawned[0]!.signals).toEqual(["SIGKILL"]);
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGABRT"]);
     expect(runtime.spawned[1]!.signals).toEqual([]);
-    expect(lines.some((l) => l.includes("[CRITICAL] WORKER TIMEOUT (pid:1000)"))).toBe(true);
+    expect(lines.some((l) => l.includes("[CRITICAL] WORKER TIMEOUT (pid:1000): not serving 10 s after start"))).toBe(true);
+    runtime.now += 1;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGABRT", "SIGKILL"]);
     runtime.spawned[0]!.exit(null, "SIGKILL");
     await arbiter.tick();
+    // A worker killed for a timeout counts as a crash: its replacement waits out the backoff.
+    expect(runtime.spawned).toHaveLength(2);
+    runtime.now += 0.25;
+    await arbiter.tick();
+    expect(runtime.spawned).toHaveLength(3);
     expect(runtime.live).toHaveLength(2);
   });
 

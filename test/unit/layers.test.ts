@@ -93,10 +93,10 @@ describe("config file errors name the key, the file, the value and what is expec
 });
 
 test("a setting that is not active yet is accepted with a warning", () => {
-  const { config, warnings } = resolveConfig(["a.ts", "--max-requests", "100"], {});
-  expect(config.maxRequests).toBe(100);
+  const { config, warnings } = resolveConfig(["a.ts", "--statsd-prefix", "app"], {});
+  expect(config.statsdPrefix).toBe("app");
   expect(warnings).toHaveLength(1);
-  expect(warnings[0]).toMatch(/^Setting "maxRequests" \(--max-requests\) is not active in unicorn \S+ yet: its value, from cli, has no effect$/);
+  expect(warnings[0]).toMatch(/^Setting "statsdPrefix" \(--statsd-prefix\) is not active in unicorn \S+ yet: its value, from cli, has no effect$/);
   expect(resolveConfig(["a.ts"], {}).warnings).toEqual([]);
 });
 

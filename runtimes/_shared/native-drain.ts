@@ -1,0 +1,46 @@
+/**
+ * Draining a native server (Bun.serve, Deno.serve), whose stop closes idle
+ * keep-alive connections at once: a client sending its next request on one
+ * just then gets a reset. So the drain first answers every request with
+ * `Connection: close` until the connections have gone quiet (no request for
+ * QUIET_MS, at most NOTICE_MS), and only then stops the server.
+ */
+import { closing } from "./closing.ts";
+
+const QUIET_MS = 250;
+const NOTICE_MS = 2000;
+const POLL_MS = 25;
+
+/** Wraps a native server's handler with the drain's state. */
+export class NativeDrain {
+  draining = false;
+  #lastRequest = 0;
+
+  /** Called with every response; cheap while not draining. */
+  respond(result: Response | Promise<Response>): Response | Promise<Response> {
+    // A response finished after the drain began is the last on its connection.
+    if (result instanceof Promise) return result.then((response) => (this.draining ? this.#close(response) : response));
+    return this.draining ? this.#close(result) : result;
+  }
+
+  #close(response: Response): Response {
+    this.#lastRequest = Date.now();
+    return closing(response);
+  }
+
+  /** Begins the drain; resolves when it is time to stop the server. */
+  quiet(): Promise<void> {
+    this.draining = true;
+    const started = Date.now();
+    this.#lastRequest = started;
+    return new Promise((resolve) => {
+      const poll = setInterval(() => {
+        const now = Date.now();
+        if (now - this.#lastRequest >= QUIET_MS || now - started >= NOTICE_MS) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, POLL_MS);
+    });
+  }
+}

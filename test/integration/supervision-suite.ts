@@ -1,0 +1,178 @@
+/** Supervision: hung workers, reloads, scaling, recycling, crash loops, logs and pidfiles; once per runtime. */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { request } from "../helpers/http.ts";
+import { Load } from "../helpers/load.ts";
+import { FIXTURES, killAll, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
+
+/** Runtimes whose workers bind their own SO_REUSEPORT sockets. */
+const REUSE_PORT: readonly RuntimeName[] = ["bun", "deno"];
+const MIGRATES = fs.existsSync("/proc/sys/net/ipv4/tcp_migrate_req") &&
+  fs.readFileSync("/proc/sys/net/ipv4/tcp_migrate_req", "utf8").trim() === "1";
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-test-"));
+}
+
+/** Waits, with a deadline, until `file` exists and holds text matching `pattern`. */
+async function fileMatches(file: string, pattern: RegExp, timeout = 10_000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${pattern} in ${file}:\n${text}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function supervisionSuite(runtime: RuntimeName): void {
+  const start = (args: string[], options?: { env?: Record<string, string>; cwd?: string }) =>
+    new Server(runtime, args, options);
+  // Zero loss on reload needs the kernel to migrate connections queued on a closing SO_REUSEPORT socket.
+  const zeroLoss = !REUSE_PORT.includes(runtime) || MIGRATES ? test : test.skip;
+  const zeroLossName = REUSE_PORT.includes(runtime) ? " (reuse-port: needs net.ipv4.tcp_migrate_req=1)" : "";
+
+  afterEach(killAll);
+
+  describe(`${runtime}: hung and slow workers`, () => {
+    test("a worker whose event loop blocks is killed within --timeout + 2 s and replaced", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-t", "1"]);
+      const url = await server.ready();
+      const [victim] = server.workerPids();
+      void request(`${url}/block`).catch(() => {});
+      await server.waitFor(/fixture: blocking the event loop/);
+      const blockedAt = Date.now();
+      await server.waitFor(new RegExp(`WORKER TIMEOUT \\(pid:${victim}\\): no heartbeat for 1 s`));
+      await server.waitFor(new RegExp(`Worker \\(pid:${victim}\\) was sent SIGKILL`));
+      expect(Date.now() - blockedAt).toBeLessThan(3_000 + 1_000);
+      await server.waitForCount(/is serving/, 2);
+      expect((await request(`${url}/pid`)).body).not.toBe(String(victim));
+    });
+
+    test("--boot-timeout kills a worker that is still loading the app", async () => {
+      const server = start(["slow-boot.ts", "-b", "127.0.0.1:0", "--boot-timeout", "1"]);
+      const [, pid] = await server.waitFor(/WORKER TIMEOUT \(pid:(\d+)\): not serving 1 s after start/);
+      // The worker runs its SIGABRT handler (its loop is free) and exits 1, or is killed after a grace.
+      await server.waitFor(new RegExp(`Worker \\(pid:${pid}\\) (exited with code 1|was sent SIGKILL)`));
+      await server.waitFor(/respawning in 0\.25 s \(crash 1 in a row\)/);
+    });
+
+    test("--request-timeout answers 503 and the worker keeps serving", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "--request-timeout", "1"]);
+      const url = await server.ready();
+      const before = (await request(`${url}/pid`)).body;
+      const slow = await request(`${url}/slow?ms=5000`);
+      expect(slow.status).toBe(503);
+      await server.waitFor(/Request timed out after 1 s: GET \/slow/);
+      expect((await request(`${url}/pid`)).body).toBe(before);
+    });
+  });
+
+  describe(`${runtime}: reload and scaling`, () => {
+    zeroLoss(`HUP under continuous load starts new workers and fails no request${zeroLossName}`, async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2"]);
+      const url = await server.ready(2);
+      const old = server.workerPids();
+      const load = new Load(url, { keepAlive: 4, fresh: 2 });
+      await load.answered(200);
+      server.signal("SIGHUP");
+      await server.waitFor(/Reload complete: 2 workers of generation 2 serving, \d+ ms after HUP/);
+      const seen = load.result.ok;
+      await load.answered(seen + 200);
+      const result = await load.stop();
+      expect(result.errors).toEqual([]);
+      expect(result.failed).toBe(0);
+      const fresh = server.workerPids().filter((pid) => !old.includes(pid));
+      expect(fresh).toHaveLength(2);
+      expect(await waitGone(old)).toEqual([]);
+      const pids = new Set<string>();
+      for (let i = 0; i < 50 && pids.size < 2; i++) pids.add((await request(`${url}/pid`)).body);
+      expect([...pids].map(Number).every((pid) => fresh.includes(pid))).toBe(true);
+    });
+
+    test("HUP with a broken app keeps the old workers serving", async () => {
+      const dir = tempDir();
+      const config = path.join(dir, "unicorn.config.json");
+      fs.writeFileSync(config, JSON.stringify({ app: path.join(FIXTURES, "app.ts") }));
+      const server = start(["-c", config, "-b", "127.0.0.1:0", "-w", "2"]);
+      const url = await server.ready(2);
+      const old = server.workerPids();
+      fs.writeFileSync(config, JSON.stringify({ app: path.join(FIXTURES, "syntax-error.ts") }));
+      server.signal("SIGHUP");
+      await server.waitFor(/Reload failed: the app failed to load \(exit code 4\); the previous workers keep serving/);
+      const pids = new Set<string>();
+      for (let i = 0; i < 50 && pids.size < 2; i++) pids.add((await request(`${url}/pid`)).body);
+      expect([...pids].map(Number).sort()).toEqual([...old].sort());
+      expect(server.child.exitCode).toBe(null);
+    });
+
+    test("TTIN adds a worker and TTOU retires the oldest", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2"]);
+      await server.ready(2);
+      const [oldest] = server.workerPids();
+      server.signal("SIGTTIN");
+      await server.waitFor(/Handling signal: ttin; workers: 3/);
+      await server.waitForCount(/is serving/, 3);
+      server.signal("SIGTTOU");
+      await server.waitFor(/Handling signal: ttou; workers: 2/);
+      await server.waitFor(new RegExp(`Worker \\(pid:${oldest}\\) exited`));
+      // Signals of one kind sent before the first is handled merge into one: wait between them.
+      server.signal("SIGTTOU");
+      await server.waitFor(/Handling signal: ttou; workers: 1/);
+      server.signal("SIGTTOU");
+      await server.waitFor(/already at 1 worker/);
+      expect(server.workerPids()).toHaveLength(3);
+    });
+
+    test("--max-requests replaces a worker without failing a request", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "--max-requests", "50"]);
+      const url = await server.ready();
+      const [first] = server.workerPids();
+      const load = new Load(url, { keepAlive: 2, fresh: 1, maxRequests: 400 });
+      await server.waitFor(new RegExp(`Worker \\(pid:${first}\\) served 50 requests \\(--max-requests\\); starting its replacement`));
+      await server.waitFor(new RegExp(`Worker \\(pid:${first}\\) exited`));
+      const result = await load.stop();
+      expect(result.errors).toEqual([]);
+      expect(result.failed).toBe(0);
+      expect(server.workerPids().length).toBeGreaterThanOrEqual(2);
+    });
+
+    test("a worker that keeps crashing after boot is respawned with growing delays", async () => {
+      const server = start(["crash-after-boot.ts", "-b", "127.0.0.1:0"]);
+      await server.waitFor(/respawning in 0\.25 s \(crash 1 in a row\)/);
+      await server.waitFor(/respawning in 0\.50 s \(crash 2 in a row\)/);
+      await server.waitFor(/respawning in 1\.00 s \(crash 3 in a row\)/);
+      expect(server.workerPids().length).toBeLessThanOrEqual(4);
+    });
+  });
+
+  describe(`${runtime}: logs and pidfile`, () => {
+    test("USR1 reopens the error log in the arbiter and the workers", async () => {
+      const dir = tempDir();
+      const logFile = path.join(dir, "error.log");
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "--error-logfile", logFile]);
+      await fileMatches(logFile, /is serving/);
+      const url = (await fileMatches(logFile, /Listening at: (\S+)/)).match(/Listening at: (\S+)/)![1]!;
+      fs.renameSync(logFile, `${logFile}.1`);
+      server.signal("SIGUSR1");
+      await fileMatches(logFile, /Handling signal: usr1; reopening log files/);
+      expect(fs.readFileSync(`${logFile}.1`, "utf8")).toMatch(/Starting unicorn/);
+      // The worker reopens too: its next error goes to the new file.
+      await fileMatches(logFile, /Worker reopened its log file/);
+      expect((await request(`${url}/throw`)).status).toBe(500);
+      await fileMatches(logFile, /Error handling request GET \/throw/);
+    });
+
+    test("-p writes the arbiter's pid and removes the file at exit", async () => {
+      const pidfile = path.join(tempDir(), "unicorn.pid");
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-p", pidfile]);
+      await server.ready();
+      expect(fs.readFileSync(pidfile, "utf8")).toBe(`${server.pid}\n`);
+      server.signal("SIGTERM");
+      expect((await server.exited()).code).toBe(0);
+      expect(fs.existsSync(pidfile)).toBe(false);
+    });
+  });
+}
