@@ -141,4 +141,66 @@ describe("the arbiter", () => {
     ]);
     expect(runtime.spawned[0]!.spec.fds).toEqual([]);
   });
+
+  test("HUP starts a new generation and retires each old worker only while enough new ones serve", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "2"]);
+    const old = runtime.spawned.slice();
+    for (const w of old) runtime.connect(w)({ type: "booted" });
+    runtime.handlers.get("SIGHUP")!();
+    await arbiter.tick();
+    expect(runtime.spawned).toHaveLength(4);
+    expect(old.map((w) => w.signals)).toEqual([[], []]);
+    runtime.connect(runtime.spawned[2]!)({ type: "booted" });
+    await arbiter.tick();
+    expect(old.map((w) => w.signals)).toEqual([["SIGTERM"], []]);
+    runtime.connect(runtime.spawned[3]!)({ type: "booted" });
+    await arbiter.tick();
+    expect(old.map((w) => w.signals)).toEqual([["SIGTERM"], ["SIGTERM"]]);
+    expect(lines.some((l) => /Reload complete: 2 workers of generation 2 serving/.test(l))).toBe(true);
+  });
+
+  test("a reload whose new workers cannot boot keeps the old ones and does not halt", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "2"]);
+    const old = runtime.spawned.slice();
+    for (const w of old) runtime.connect(w)({ type: "booted" });
+    runtime.handlers.get("SIGHUP")!();
+    await arbiter.tick();
+    runtime.spawned[2]!.exit(4);
+    await arbiter.tick();
+    expect(lines.some((l) => l.includes("Reload failed: the app failed to load (exit code 4)"))).toBe(true);
+    expect(runtime.spawned[3]!.signals).toEqual(["SIGTERM"]);
+    runtime.spawned[3]!.exit(4);
+    await arbiter.tick();
+    expect(arbiter.exitCode).toBeUndefined();
+    expect(old.map((w) => w.signals)).toEqual([[], []]);
+    expect(runtime.spawned).toHaveLength(4);
+  });
+
+  test("a worker at --max-requests is replaced, the replacement first", async () => {
+    const { runtime, arbiter } = await started(["--max-requests", "10"]);
+    const first = runtime.spawned[0]!;
+    expect(JSON.parse(first.spec.env.UNICORN_WORKER!).maxRequests).toBe(10);
+    const send = runtime.connect(first);
+    send({ type: "booted" });
+    send({ type: "recycle", requests: 10 });
+    await arbiter.tick();
+    expect(runtime.spawned).toHaveLength(2);
+    expect(first.signals).toEqual([]);
+    runtime.connect(runtime.spawned[1]!)({ type: "booted" });
+    await arbiter.tick();
+    expect(first.signals).toEqual(["SIGTERM"]);
+  });
+
+  test("a worker over --max-worker-memory is replaced", async () => {
+    const { runtime, arbiter, lines } = await started(["--max-worker-memory", "100"]);
+    const send = runtime.connect(runtime.spawned[0]!);
+    send({ type: "booted" });
+    send({ type: "heartbeat", requests: 1, rss: 50 * 1048576 });
+    await arbiter.tick();
+    expect(runtime.spawned).toHaveLength(1);
+    send({ type: "heartbeat", requests: 2, rss: 150 * 1048576 });
+    await arbiter.tick();
+    expect(runtime.spawned).toHaveLength(2);
+    expect(lines.some((l) => l.includes("uses 150 MiB, over --max-worker-memory"))).toBe(true);
+  });
 });
