@@ -102,6 +102,9 @@ export interface SpawnSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Descriptors the child gets as fds 3, 4, ...; in order. */
   readonly fds: readonly number[];
+  /** The user and group to run the worker as (`--user`, `--group`). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 /** A file the error log appends to. */
@@ -157,6 +160,10 @@ export interface Runtime {
   fileExists(path: string): boolean;
   /** A text file's content, or undefined when it cannot be read. */
   readTextFile(path: string): string | undefined;
+  /** Gives a file to a user and group (the control socket and logs, to workers that drop privileges). */
+  chown(path: string, uid: number, gid: number): void;
+  /** Sets the process umask (`--umask`); children inherit it. */
+  setUmask(mask: number): void;
   /** Writes a text file whole; throws when it cannot. */
   writeTextFile(path: string, text: string): void;
   /** Opens a log file for appending lines; `reopen` starts on a fresh file after logrotate moved it. */

@@ -31,6 +31,8 @@ export type CommonParts = Pick<
   | "writeTextFile"
   | "openLogFile"
   | "memoryRss"
+  | "chown"
+  | "setUmask"
 >;
 
 /** A log file opened for appending; reopened by path on USR1, as logrotate expects. */
@@ -85,6 +87,8 @@ export function commonParts(): CommonParts {
     resolvePath: (base, target) => path.resolve(base, target),
     fileExists: (target) => fs.existsSync(target),
     writeTextFile: (target, text) => fs.writeFileSync(target, text),
+    chown: (target, uid, gid) => fs.chownSync(target, uid, gid),
+    setUmask: (mask) => void process.umask(mask),
     openLogFile,
     memoryRss: () => process.memoryUsage.rss(),
     readTextFile(target) {
@@ -103,6 +107,8 @@ export function spawnWorker(command: readonly string[], spec: SpawnSpec): Worker
     env: spec.env,
     stdio: ["ignore", "inherit", "inherit", ...spec.fds],
     detached: true,
+    uid: spec.uid,
+    gid: spec.gid,
   });
   if (child.pid === undefined) throw new Error(`cannot start "${command[0]}"`);
   const pid = child.pid;

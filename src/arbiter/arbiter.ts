@@ -18,6 +18,7 @@ import { parseAppSpec } from "../worker/app-loader.ts";
 import { CrashBackoff } from "./backoff.ts";
 import { openListeners, type OpenListeners } from "./listeners.ts";
 import { writePidfile } from "./pidfile.ts";
+import { resolveWorkerIds, type WorkerIds } from "./privileges.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
 
 /** The signals the arbiter handles; anything else keeps its default action. */
@@ -83,6 +84,7 @@ export class Arbiter {
   #env: Record<string, string> = {};
   #configFile: string | undefined;
   #removePidfile: (() => void) | undefined;
+  #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
 
@@ -115,6 +117,8 @@ export class Arbiter {
   async start(): Promise<void> {
     const { runtime, log } = this;
     log.info(`Starting unicorn ${VERSION} on ${runtime.name} ${runtime.version}`);
+    if (this.config.umask !== undefined) runtime.setUmask(this.config.umask);
+    this.#ids = resolveWorkerIds(runtime, this.config.user, this.config.group);
     if (this.config.pidfile) this.#removePidfile = writePidfile(runtime, this.config.pidfile);
     await this.#startHook("onStarting");
     this.listeners = await openListeners(runtime, this.config);
@@ -132,10 +136,20 @@ export class Arbiter {
     } catch (error) {
       throw new UnicornError(`Cannot start the control socket: ${messageOf(error)}`, ExitCode.INTERNAL);
     }
+    this.#giveToWorkers(this.#controlDir, `${this.#controlDir}/control.sock`);
     this.#env = this.#workerEnv();
     for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
     await this.#startHook("whenReady");
     await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+  }
+
+  /** Workers that drop privileges must still reach the control socket and write the error log. */
+  #giveToWorkers(...paths: string[]): void {
+    const { uid, gid } = this.#ids;
+    if (uid === undefined && gid === undefined) return;
+    if (this.config.errorLog !== "-") paths.push(this.config.errorLog);
+    for (const path of paths) this.runtime.chown(path, uid ?? -1, gid ?? -1);
+    this.log.info(`Workers run as uid ${uid ?? "(unchanged)"}, gid ${gid ?? "(unchanged)"}`);
   }
 
   #workerEnv(): Record<string, string> {
@@ -479,6 +493,8 @@ export class Arbiter {
           .filter((m): m is string => m !== undefined),
         env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
         fds: listeners.bound.map((l) => l.fd),
+        uid: this.#ids.uid,
+        gid: this.#ids.gid,
       });
     } catch (error) {
       this.log.error(`Cannot spawn a worker: ${messageOf(error)}`);

@@ -594,7 +594,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "USER",
     doc: "Run workers as this user (name or uid); the arbiter binds first.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "group",
@@ -603,7 +602,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "GROUP",
     doc: "Run workers as this group (name or gid).",
     default: undefined,
-    active: false,
   }),
   define({ expected: "an octal mode such as 022", parse: octal, fromFile: (v) => (typeof v === "number" ? v : fail("a number such as 0o022")) }, {
     name: "umask",
@@ -612,7 +610,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "MODE",
     doc: "The umask for files unicorn creates, unix sockets included.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "chdir",

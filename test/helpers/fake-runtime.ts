@@ -113,6 +113,8 @@ export class FakeRuntime implements Runtime {
   openLogFile() {
     return { write() {}, reopen() {} };
   }
+  chown() {}
+  setUmask() {}
   memoryRss() {
     return 0;
   }

@@ -175,4 +175,33 @@ export function supervisionSuite(runtime: RuntimeName): void {
       expect(fs.existsSync(pidfile)).toBe(false);
     });
   });
+
+  describe(`${runtime}: privileges`, () => {
+    const asRoot = process.getuid?.() === 0 ? test : test.skip;
+    asRoot("-u and -g run workers as that user and group, without root's supplementary groups (needs root)", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-u", "nobody", "-g", "nogroup"]);
+      const url = await server.ready();
+      const [worker] = server.workerPids();
+      const status = fs.readFileSync(`/proc/${worker}/status`, "utf8");
+      expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+      expect(status).toMatch(/^Gid:\s+65534\s+65534\s+65534\s+65534$/m);
+      expect(status).toMatch(/^Groups:\s*$/m);
+      expect((await request(`${url}/pid`)).body).toBe(String(worker));
+      const arbiter = fs.readFileSync(`/proc/${server.pid}/status`, "utf8");
+      expect(arbiter).toMatch(/^Uid:\s+0\s/m);
+    });
+
+    test("-m sets the umask of the files unicorn creates", async () => {
+      const pidfile = path.join(tempDir(), "unicorn.pid");
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-p", pidfile, "-m", "077"]);
+      await server.ready();
+      expect(fs.statSync(pidfile).mode & 0o777).toBe(0o600);
+    });
+
+    test("an unknown user exits 2 naming it", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-u", "no-such-user-here"]);
+      expect((await server.exited()).code).toBe(2);
+      expect(server.log).toMatch(/Invalid value for "--user": no user "no-such-user-here" in \/etc\/passwd/);
+    });
+  });
 }
