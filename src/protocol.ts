@@ -14,7 +14,9 @@ export type Message =
   /** The worker has stopped accepting and is finishing its requests. */
   | { type: "draining" }
   /** From the arbiter: stop gracefully. */
-  | { type: "stop" };
+  | { type: "stop" }
+  /** From the arbiter: reopen the log file (USR1). */
+  | { type: "reopen-logs" };
 
 /** What the arbiter passes to a worker, as JSON in `UNICORN_WORKER`. */
 export interface WorkerSpec {

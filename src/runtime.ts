@@ -162,6 +162,8 @@ export interface Runtime {
   readTextFile(path: string): string | undefined;
   /** Gives a file to a user and group (the control socket and logs, to workers that drop privileges). */
   chown(path: string, uid: number, gid: number): void;
+  /** Watches source folders (recursively) and files for `--reload`; returns a function that stops. */
+  watchSources(roots: readonly string[], files: readonly string[], onChange: (file: string) => void): () => void;
   /** Sets the process umask (`--umask`); children inherit it. */
   setUmask(mask: number): void;
   /** Writes a text file whole; throws when it cannot. */

@@ -122,6 +122,8 @@ export function spawnWorker(command: readonly string[], spec: SpawnSpec): Worker
   return {
     pid,
     kill(signal: SignalName) {
+      // Once it has exited its pid may belong to another process.
+      if (exited) return;
       try {
         process.kill(pid, signal);
       } catch {

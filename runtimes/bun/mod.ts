@@ -4,6 +4,7 @@ import type { Runtime } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "../_shared/channel.ts";
 import { probePort } from "../_shared/probe.ts";
 import { commonParts, spawnWorker } from "../_shared/process.ts";
+import { watchSources } from "../_shared/watch.ts";
 import { serve } from "./serve.ts";
 
 const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
@@ -23,6 +24,7 @@ export const runtime: Runtime = {
   probePort,
   listenControl,
   connectControl,
+  watchSources,
   spawnWorker: (spec) => spawnWorker([process.execPath, WORKER_ENTRY], spec),
   serve,
   importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),

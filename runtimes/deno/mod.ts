@@ -4,10 +4,11 @@ import type { Runtime } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "../_shared/channel.ts";
 import { probePort } from "../_shared/probe.ts";
 import { commonParts, spawnWorker } from "../_shared/process.ts";
+import { watchSources } from "../_shared/watch.ts";
 import { serve } from "./serve.ts";
 
 const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
-const Deno = (globalThis as unknown as { Deno: { version: { deno: string } } }).Deno;
+const Deno = (globalThis as unknown as { Deno: { version: { deno: string }; umask(mask?: number): number } }).Deno;
 
 /** The Deno runtime, for `mod.ts` and the worker entry. */
 export const runtime: Runtime = {
@@ -23,6 +24,9 @@ export const runtime: Runtime = {
   probePort,
   listenControl,
   connectControl,
+  watchSources,
+  // Deno's node:process.umask() ignores its argument.
+  setUmask: (mask) => void Deno.umask(mask),
   // reusePort needs --unstable-net; the worker gets the arbiter's -A.
   spawnWorker: (spec) => spawnWorker([process.execPath, "run", "-A", "--unstable-net", WORKER_ENTRY], spec),
   serve,

@@ -5,6 +5,7 @@ import type { Runtime } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "../_shared/channel.ts";
 import { probePort } from "../_shared/probe.ts";
 import { commonParts, spawnWorker } from "../_shared/process.ts";
+import { watchSources } from "../_shared/watch.ts";
 import { bindShared } from "./bind.ts";
 import { serve } from "./serve.ts";
 
@@ -49,7 +50,8 @@ export const runtime: Runtime = {
   probePort,
   listenControl,
   connectControl,
-  spawnWorker: (spec) => spawnWorker([process.execPath, ...loaderArgs(spec.modules), WORKER_ENTRY], spec),
+  watchSources,
+  spawnWorker: (spec) => spawnWorker([process.execPath, ...process.execArgv, ...loaderArgs(spec.modules), WORKER_ENTRY], spec),
   serve,
   importModule,
 };

@@ -40,11 +40,18 @@ const TCP_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 const QUICK_STOP_SECONDS = 2;
 /** How long a worker sent SIGABRT for a missed heartbeat has before SIGKILL, in seconds. */
 const ABORT_GRACE_SECONDS = 1;
+/** How much longer than --graceful-timeout a retiring worker may take before SIGKILL, in seconds. */
+const RETIRE_MARGIN_SECONDS = 5;
+/** Files whose change reloads the workers under --reload (logs, databases and the like do not). */
+const SOURCE_FILE = /\.(m|c)?(j|t)sx?$|\.json$/;
+/** How long the writes to a source file must have stopped before --reload acts, in ms. */
+const SOURCE_SETTLE_MS = 200;
 /** How often the loop runs when nothing wakes it, in ms. */
 const TICK_MS = 1000;
 
 type Event =
   | { kind: "wake" }
+  | { kind: "source"; file: string }
   | { kind: "signal"; signal: SignalName }
   | { kind: "exit"; pid: number; code: number | null; signal: string | null };
 
@@ -75,7 +82,10 @@ export class Arbiter {
   #generation = 1;
   /** Generations whose reload failed: their workers' boot failures halt nothing. */
   readonly #abandoned = new Set<number>();
-  #reload: { generation: number; startedAt: number; previous: Config; previousFile: string | undefined } | undefined;
+  #reload:
+    | { generation: number; startedAt: number; previous: Config; previousFile: string | undefined; numWorkers: number }
+    | undefined;
+  #lastMurder = 0;
   #stop: { graceful: boolean; deadline: number; killed: boolean } | undefined;
   #haltCode: number | undefined;
   #exitCode: number | undefined;
@@ -84,6 +94,8 @@ export class Arbiter {
   #env: Record<string, string> = {};
   #configFile: string | undefined;
   #removePidfile: (() => void) | undefined;
+  #stopWatching: (() => void) | undefined;
+  #sourceTimer: ReturnType<typeof setTimeout> | undefined;
   #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
@@ -137,10 +149,36 @@ export class Arbiter {
       throw new UnicornError(`Cannot start the control socket: ${messageOf(error)}`, ExitCode.INTERNAL);
     }
     this.#giveToWorkers(this.#controlDir, `${this.#controlDir}/control.sock`);
+    if (this.#ids.uid !== undefined || this.#ids.gid !== undefined) {
+      log.info(`Workers run as uid ${this.#ids.uid ?? "(unchanged)"}, gid ${this.#ids.gid ?? "(unchanged)"}`);
+    }
     this.#env = this.#workerEnv();
     for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
+    if (this.config.reload) this.#watch();
     await this.#startHook("whenReady");
     await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+  }
+
+  /** `--reload`: watches the app's folder (or the working directory) and the extra files. */
+  #watch(): void {
+    const app = this.config.app;
+    const root = typeof app === "string"
+      ? this.runtime.resolvePath(this.runtime.cwd(), `${parseAppSpec(app).path}/..`)
+      : this.runtime.cwd();
+    const extra = this.config.reloadExtraFiles.map((f) => this.runtime.resolvePath(this.runtime.cwd(), f));
+    this.#stopWatching = this.runtime.watchSources([root], extra, (file) => {
+      if (!extra.includes(file) && !SOURCE_FILE.test(file)) return;
+      // Editors write a file in several steps: reload once the writes have stopped.
+      clearTimeout(this.#sourceTimer);
+      this.#sourceTimer = setTimeout(() => this.#enqueue({ kind: "source", file }), SOURCE_SETTLE_MS);
+    });
+    this.log.info(`Watching ${root}${extra.length ? ` and ${extra.length} more files` : ""} for changes (--reload)`);
+  }
+
+  async #sourceChanged(file: string): Promise<void> {
+    if (this.#stop) return;
+    this.log.info(`Source changed: ${file}; reloading the workers`);
+    await this.handleHup();
   }
 
   /** Workers that drop privileges must still reach the control socket and write the error log. */
@@ -148,8 +186,15 @@ export class Arbiter {
     const { uid, gid } = this.#ids;
     if (uid === undefined && gid === undefined) return;
     if (this.config.errorLog !== "-") paths.push(this.config.errorLog);
-    for (const path of paths) this.runtime.chown(path, uid ?? -1, gid ?? -1);
-    this.log.info(`Workers run as uid ${uid ?? "(unchanged)"}, gid ${gid ?? "(unchanged)"}`);
+    for (const path of paths) {
+      try {
+        this.runtime.chown(path, uid ?? -1, gid ?? -1);
+      } catch (error) {
+        throw new UnicornError(`Cannot run workers as "${this.config.user ?? this.config.group}": ` +
+          `cannot give "${path}" to uid ${uid ?? "-"}, gid ${gid ?? "-"} (${messageOf(error)}); ` +
+          "start unicorn as root to use --user or --group", ExitCode.USAGE);
+      }
+    }
   }
 
   #workerEnv(): Record<string, string> {
@@ -194,6 +239,7 @@ export class Arbiter {
     for (const event of this.#queue.splice(0)) {
       if (event.kind === "signal") await this.#dispatch(event.signal);
       else if (event.kind === "exit") await this.reapWorker(event.pid, event.code, event.signal);
+      else if (event.kind === "source") await this.#sourceChanged(event.file);
     }
     if (this.#exitCode !== undefined) return;
     if (this.#stop) return this.#progressStop();
@@ -251,7 +297,9 @@ export class Arbiter {
     // Reopen first, so this line is the first in the new file.
     this.#options.reopenLogs?.();
     this.log.info("Handling signal: usr1; reopening log files");
-    for (const worker of this.workers.values()) worker.child.kill("SIGUSR1");
+    this.#giveToWorkers();
+    // By message, not signal: a worker still starting has no USR1 handler yet (Node's default opens the inspector).
+    for (const worker of this.workers.values()) worker.channel?.send({ type: "reopen-logs" });
   }
 
   /**
@@ -260,6 +308,7 @@ export class Arbiter {
    * the old ones keep serving.
    */
   async handleHup(): Promise<void> {
+    if (this.#stop) return;
     this.log.info("Handling signal: hup; reloading");
     const previous = this.config;
     const previousFile = this.#configFile;
@@ -280,12 +329,15 @@ export class Arbiter {
     this.#env = this.#workerEnv();
     await callHook(this.config, "onReload", this.log, this.server);
     if (this.config.workers !== this.numWorkers) await this.setNumWorkers(this.config.workers);
+    // A reload still under way is superseded: its workers' boot failures halt nothing.
+    if (this.#reload) this.#abandoned.add(this.#reload.generation);
     this.#generation++;
     this.#reload = {
       generation: this.#generation,
       startedAt: this.runtime.monotonic(),
       previous: this.#reload?.previous ?? previous,
       previousFile: this.#reload?.previousFile ?? previousFile,
+      numWorkers: this.#reload?.numWorkers ?? this.numWorkers,
     };
     this.#backoff.reset();
     for (const worker of this.workers.values()) {
@@ -353,7 +405,8 @@ export class Arbiter {
     await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
     if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) {
       const reason = code === ExitCode.WORKER_BOOT_ERROR ? "a worker failed to boot" : "the app failed to load";
-      if (this.#abandoned.has(worker.generation)) return;
+      // A worker retired or of an abandoned reload failing to boot changes nothing.
+      if (this.#abandoned.has(worker.generation) || worker.state === "retiring") return;
       if (this.#reload && worker.generation === this.#reload.generation) return this.#abortReload(reason, code);
       if (!this.#stop) this.halt(reason, code);
       return;
@@ -370,8 +423,8 @@ export class Arbiter {
     this.#configFile = reload.previousFile;
     this.#env = this.#workerEnv();
     this.log.setLevel(this.config.logLevel);
-    this.numWorkers = this.config.workers;
     this.#reload = undefined;
+    if (this.numWorkers !== reload.numWorkers) void this.setNumWorkers(reload.numWorkers);
     this.#abandoned.add(reload.generation);
     // Workers started from now on (to replace one that dies) are of a generation of their own.
     this.#generation++;
@@ -394,8 +447,20 @@ export class Arbiter {
   /** Aborts, then kills, workers whose event loop has been silent too long, or that take too long to boot. */
   murderWorkers(): void {
     const now = this.runtime.monotonic();
+    // After a stall of the arbiter itself (SIGSTOP, starvation), heartbeats may wait unread: judge next time.
+    const stalled = this.#lastMurder > 0 && now - this.#lastMurder > 2 + TICK_MS / 1000;
+    this.#lastMurder = now;
+    if (stalled) return;
     for (const worker of this.workers.values()) {
       if (worker.killedAt !== undefined) continue;
+      if (worker.retiredAt !== undefined) {
+        if (now - worker.retiredAt > this.config.gracefulTimeout + RETIRE_MARGIN_SECONDS) {
+          this.log.warning(`Worker (pid:${worker.pid}) did not exit ${this.config.gracefulTimeout} s after retiring; sending SIGKILL`);
+          worker.killedAt = now;
+          worker.child.kill("SIGKILL");
+        }
+        continue;
+      }
       if (worker.abortedAt !== undefined) {
         if (now - worker.abortedAt >= ABORT_GRACE_SECONDS) {
           worker.killedAt = now;
@@ -455,6 +520,7 @@ export class Arbiter {
   retireWorker(worker: WorkerHandle): void {
     if (worker.state === "retiring") return;
     worker.state = "retiring";
+    worker.retiredAt = this.runtime.monotonic();
     worker.child.kill("SIGTERM");
   }
 
@@ -497,7 +563,8 @@ export class Arbiter {
         gid: this.#ids.gid,
       });
     } catch (error) {
-      this.log.error(`Cannot spawn a worker: ${messageOf(error)}`);
+      const delay = this.#backoff.crashed(this.runtime.monotonic(), 0);
+      this.log.error(`Cannot spawn a worker: ${messageOf(error)}; trying again in ${delay.toFixed(2)} s`);
       return undefined;
     }
     const worker = new WorkerHandle(id, this.#generation, child, this.runtime.monotonic());
@@ -576,5 +643,7 @@ export class Arbiter {
     void this.#control?.close();
     if (this.#controlDir) this.runtime.removePath(this.#controlDir);
     this.#removePidfile?.();
+    this.#stopWatching?.();
+    clearTimeout(this.#sourceTimer);
   }
 }

@@ -19,7 +19,7 @@ export function chooseStrategy(runtime: Runtime, reusePort: boolean | undefined)
   if (reusePort === true) {
     if (!capabilities.reusePort) {
       throw usageError(`Cannot use "--reuse-port" on ${runtime.name} ${runtime.version}: ` +
-        "its HTTP server cannot bind SO_REUSEPORT sockets (Node needs 22.12 or later)");
+        "the node backend serves only the arbiter's shared sockets (see docs/listeners.md)");
     }
     return "reuse-port";
   }

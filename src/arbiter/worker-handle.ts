@@ -23,6 +23,8 @@ export class WorkerHandle {
   channel: Channel | undefined;
   /** Set when a younger worker should take its place; it keeps serving until one does. */
   replace: ReplaceReason | undefined;
+  /** When the arbiter asked it to finish and exit. */
+  retiredAt: number | undefined;
   /** When it missed its heartbeat and was sent SIGABRT. */
   abortedAt: number | undefined;
   /** When the arbiter gave up on it and sent SIGKILL. */

@@ -361,7 +361,6 @@ export const SETTINGS: readonly Setting[] = [
     flags: ["--reload"],
     doc: "Restart the workers when a source file under the app's folder changes. For development.",
     default: false,
-    active: false,
   }),
   define(list(TEXT.parse, "a path"), {
     name: "reloadExtraFiles",
@@ -372,7 +371,6 @@ export const SETTINGS: readonly Setting[] = [
     doc: "A further file to watch with --reload. Repeat for several.",
     default: [],
     defaultText: "none",
-    active: false,
   }),
   define(SECONDS, {
     name: "timeout",

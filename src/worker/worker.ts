@@ -49,7 +49,13 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     runtime.exit(ExitCode.USAGE);
   }
   const spec = JSON.parse(raw) as WorkerSpec;
-  const log = openErrorLog(runtime, spec.errorLog, spec.logLevel);
+  let log: Logger;
+  try {
+    log = openErrorLog(runtime, spec.errorLog, spec.logLevel);
+  } catch (error) {
+    log = openErrorLog(runtime, "-", spec.logLevel);
+    log.warning(`Cannot open the error log "${spec.errorLog}" (${messageOf(error)}); logging to standard error`);
+  }
   const worker: WorkerInfo = { id: spec.id, pid: runtime.pid, log };
   let hooks: Hooks = {};
   let server: HttpServer | undefined;
@@ -63,42 +69,34 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     }
     return runtime.exit(code);
   };
-  let channel: Channel;
-  try {
-    channel = await runtime.connectControl(spec.control);
-  } catch (error) {
-    log.error(`Cannot reach the arbiter at "${spec.control}": ${messageOf(error)}`);
-    return void runtime.exit(ExitCode.WORKER_BOOT_ERROR);
-  }
-  // The socket closes when the arbiter dies, SIGKILL included: never outlive it.
-  channel.onClose(() => {
-    log.warning("Arbiter is gone, worker exiting");
-    runtime.exit(ExitCode.OK);
-  });
-  channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
-
+  let channel: Channel | undefined;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     if (!server) return void (await exit(ExitCode.OK));
-    channel.send({ type: "draining" });
+    channel?.send({ type: "draining" });
+    // Connections that outlive the graceful timeout (a stream, a long poll) do not keep the worker.
+    if (spec.gracefulTimeout > 0) {
+      setTimeout(() => {
+        log.warning(`Connections still open after ${spec.gracefulTimeout} s; exiting`);
+        void exit(ExitCode.OK);
+      }, spec.gracefulTimeout * 1000);
+    }
     await server.drain();
     await exit(ExitCode.OK);
+  };
+  const reopenLogs = () => {
+    log.reopen();
+    log.info("Worker reopened its log file");
   };
   const quit = async () => {
     await callHook(hooks, "workerInt", log, worker);
     await exit(ExitCode.OK);
   };
-  channel.onMessage((message) => {
-    if (message.type === "stop") void stop();
-  });
   runtime.onSignal("SIGTERM", () => void stop());
   runtime.onSignal("SIGINT", () => void quit());
   runtime.onSignal("SIGQUIT", () => void quit());
-  runtime.onSignal("SIGUSR1", () => {
-    log.reopen();
-    log.info("Worker reopened its log file");
-  });
+  runtime.onSignal("SIGUSR1", reopenLogs);
   runtime.onSignal("SIGHUP", () => log.debug("Ignoring HUP: the arbiter reloads workers"));
   runtime.onSignal("SIGABRT", () => {
     void callHook(hooks, "workerAbort", log, worker).then(() => exit(ExitCode.INTERNAL));
@@ -112,6 +110,25 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     void exit(ExitCode.INTERNAL);
   });
 
+  // Signal handlers are in place before the arbiter learns of this worker.
+  try {
+    channel = await runtime.connectControl(spec.control);
+  } catch (error) {
+    log.error(`Cannot reach the arbiter at "${spec.control}": ${messageOf(error)}`);
+    return void runtime.exit(ExitCode.WORKER_BOOT_ERROR);
+  }
+  // The socket closes when the arbiter dies, SIGKILL included: never outlive it.
+  channel.onClose(() => {
+    log.warning("Arbiter is gone, worker exiting");
+    runtime.exit(ExitCode.OK);
+  });
+  channel.onMessage((message) => {
+    if (message.type === "stop") void stop();
+    else if (message.type === "reopen-logs") reopenLogs();
+  });
+  channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
+  const control = channel;
+
   let handler: FetchHandler;
   let guarded;
   try {
@@ -122,7 +139,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     const hooked = withRequestHooks(handler, hooks, worker, log);
     guarded = guardApp(withRequestTimeout(hooked, spec.requestTimeout, log), log, {
       limit: spec.maxRequests,
-      onLimit: () => channel.send({ type: "recycle", requests: spec.maxRequests }),
+      onLimit: () => control.send({ type: "recycle", requests: spec.maxRequests }),
     });
   } catch (error) {
     if (error instanceof UnicornError) {
@@ -142,9 +159,9 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.error(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`);
     return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
-  channel.send({ type: "booted" });
+  control.send({ type: "booted" });
   const requests = guarded.requests;
   setInterval(() => {
-    channel.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss() });
+    control.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss() });
   }, heartbeatInterval(spec.timeout));
 }

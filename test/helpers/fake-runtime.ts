@@ -114,6 +114,9 @@ export class FakeRuntime implements Runtime {
     return { write() {}, reopen() {} };
   }
   chown() {}
+  watchSources() {
+    return () => {};
+  }
   setUmask() {}
   memoryRss() {
     return 0;

@@ -148,6 +148,33 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
+  describe(`${runtime}: development reload`, () => {
+    test("--reload restarts the workers when a source file changes, and they serve the new code", async () => {
+      const dir = tempDir();
+      const app = path.join(dir, "app.ts");
+      const version = (v: string) => `export default { fetch: () => new Response("${v}") };\n`;
+      fs.writeFileSync(app, version("v1"));
+      // Outside a "type": "module" package, tsx on Node 20 loads a .ts file as CommonJS.
+      fs.writeFileSync(path.join(dir, "package.json"), '{ "type": "module" }\n');
+      const server = start([app, "-b", "127.0.0.1:0", "--reload"], { cwd: dir });
+      const url = await server.ready();
+      await server.waitFor(/Watching .* for changes \(--reload\)/);
+      expect((await request(url)).body).toBe("v1");
+      // Bun's watcher can miss a change made in the first moments after it starts: write until one is seen.
+      for (let attempt = 0; ; attempt++) {
+        fs.writeFileSync(app, version("v2"));
+        const seen = await server.waitFor(/Source changed: .*app\.ts; reloading the workers/, { timeout: 500 })
+          .then(() => true, () => false);
+        if (seen) break;
+        if (attempt === 20) throw new Error(`no change seen; log:\n${server.log}`);
+      }
+      await server.waitFor(/Reload complete: 1 workers of generation 2 serving/);
+      // Until the old worker has exited, it may still answer (it drains on Bun and Deno).
+      await server.waitFor(new RegExp(`Worker \\(pid:${server.workerPids()[0]}\\) exited`));
+      expect((await request(url)).body).toBe("v2");
+    });
+  });
+
   describe(`${runtime}: logs and pidfile`, () => {
     test("USR1 reopens the error log in the arbiter and the workers", async () => {
       const dir = tempDir();
