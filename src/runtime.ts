@@ -45,7 +45,8 @@ export interface BoundListener {
   readonly address: BindAddress;
   /** The descriptor handed to workers. */
   readonly fd: number;
-  close(): void;
+  /** Closes the arbiter's descriptor; a unix socket's path is removed unless `keepPath` (a new arbiter uses it). */
+  close(keepPath?: boolean): void;
 }
 
 /** The connection info handed to the app as its second argument. */
@@ -95,8 +96,10 @@ export interface WorkerProcess {
   onExit(listener: (code: number | null, signal: string | null) => void): void;
 }
 
-/** What the arbiter tells the runtime to start a worker. */
+/** What the arbiter tells the runtime to start a worker, or a new arbiter (USR2). */
 export interface SpawnSpec {
+  /** A worker (the default), or a new arbiter run with this one's command line. */
+  readonly role?: "worker" | "arbiter";
   /** Modules the worker will import, so a backend can give it a loader (TypeScript on Node 20). */
   readonly modules: readonly string[];
   readonly env: Readonly<Record<string, string>>;

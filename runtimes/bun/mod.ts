@@ -25,7 +25,14 @@ export const runtime: Runtime = {
   listenControl,
   connectControl,
   watchSources,
-  spawnWorker: (spec) => spawnWorker([process.execPath, WORKER_ENTRY], spec),
+  spawnWorker: (spec) =>
+    spawnWorker(
+      spec.role === "arbiter"
+        // USR2: a new arbiter, with this one's command line.
+        ? [process.execPath, process.argv[1]!, ...process.argv.slice(2)]
+        : [process.execPath, WORKER_ENTRY],
+      spec,
+    ),
   serve,
   importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),
 };

@@ -28,7 +28,14 @@ export const runtime: Runtime = {
   // Deno's node:process.umask() ignores its argument.
   setUmask: (mask) => void Deno.umask(mask),
   // reusePort needs --unstable-net; the worker gets the arbiter's -A.
-  spawnWorker: (spec) => spawnWorker([process.execPath, "run", "-A", "--unstable-net", WORKER_ENTRY], spec),
+  spawnWorker: (spec) =>
+    spawnWorker(
+      spec.role === "arbiter"
+        // USR2: a new arbiter, with this one's command line.
+        ? [process.execPath, "run", "-A", process.argv[1]!, ...process.argv.slice(2)]
+        : [process.execPath, "run", "-A", "--unstable-net", WORKER_ENTRY],
+      spec,
+    ),
   serve,
   importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),
 };

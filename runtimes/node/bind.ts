@@ -61,11 +61,11 @@ async function bindUnix(address: BindAddress & { kind: "unix" }): Promise<BoundL
   return {
     address,
     fd: handle.fd,
-    close() {
+    close(keepPath) {
       if (!open) return;
       open = false;
       handle.close();
-      fs.rmSync(address.path, { force: true });
+      if (!keepPath) fs.rmSync(address.path, { force: true });
     },
   };
 }

@@ -51,7 +51,14 @@ export const runtime: Runtime = {
   listenControl,
   connectControl,
   watchSources,
-  spawnWorker: (spec) => spawnWorker([process.execPath, ...process.execArgv, ...loaderArgs(spec.modules), WORKER_ENTRY], spec),
+  spawnWorker: (spec) =>
+    spawnWorker(
+      spec.role === "arbiter"
+        // USR2: a new arbiter, with this one's command line.
+        ? [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]
+        : [process.execPath, ...process.execArgv, ...loaderArgs(spec.modules), WORKER_ENTRY],
+      spec,
+    ),
   serve,
   importModule,
 };

@@ -16,7 +16,7 @@ import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts"
 import { VERSION } from "../version.ts";
 import { parseAppSpec } from "../worker/app-loader.ts";
 import { CrashBackoff } from "./backoff.ts";
-import { openListeners, type OpenListeners } from "./listeners.ts";
+import { type Inherited, openListeners, type OpenListeners } from "./listeners.ts";
 import { writePidfile } from "./pidfile.ts";
 import { resolveWorkerIds, type WorkerIds } from "./privileges.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
@@ -40,6 +40,9 @@ const TCP_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 const QUICK_STOP_SECONDS = 2;
 /** How long a worker sent SIGABRT for a missed heartbeat has before SIGKILL, in seconds. */
 const ABORT_GRACE_SECONDS = 1;
+/** Variables that hand sockets to this arbiter; not passed on to workers or a new arbiter. */
+const INHERITANCE_ENV = ["UNICORN_PID", "UNICORN_FD", "UNICORN_PORTS", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
+
 /** How much longer than --graceful-timeout a retiring worker may take before SIGKILL, in seconds. */
 const RETIRE_MARGIN_SECONDS = 5;
 /** Files whose change reloads the workers under --reload (logs, databases and the like do not). */
@@ -96,6 +99,11 @@ export class Arbiter {
   #removePidfile: (() => void) | undefined;
   #stopWatching: (() => void) | undefined;
   #sourceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** USR2: the new arbiter this one started, until it exits. */
+  #successor: { pid: number } | undefined;
+  /** Set in a new arbiter until the old one has gone: its pid. */
+  #predecessor: number | undefined;
+  #pidfile: string | undefined;
   #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
@@ -131,9 +139,15 @@ export class Arbiter {
     log.info(`Starting unicorn ${VERSION} on ${runtime.name} ${runtime.version}`);
     if (this.config.umask !== undefined) runtime.setUmask(this.config.umask);
     this.#ids = resolveWorkerIds(runtime, this.config.user, this.config.group);
-    if (this.config.pidfile) this.#removePidfile = writePidfile(runtime, this.config.pidfile);
+    const inherited = this.#inherited();
+    if (this.config.pidfile) {
+      // A new arbiter (USR2) writes FILE.2 and takes FILE when the old one is gone, as Gunicorn does.
+      this.#pidfile = this.#predecessor ? `${this.config.pidfile}.2` : this.config.pidfile;
+      this.#removePidfile = writePidfile(runtime, this.#pidfile);
+    }
     await this.#startHook("onStarting");
-    this.listeners = await openListeners(runtime, this.config);
+    this.listeners = await openListeners(runtime, this.config, inherited);
+    if (inherited) log.info(`Using the listeners inherited from ${inherited.from}`);
     const { strategy, serve } = this.listeners;
     log.info(`Listener strategy: ${strategy} (${runtime.capabilities.engine[strategy]})`);
     if (strategy === "reuse-port" && runtime.readTextFile(TCP_MIGRATE_REQ)?.trim() !== "1") {
@@ -157,6 +171,21 @@ export class Arbiter {
     if (this.config.reload) this.#watch();
     await this.#startHook("whenReady");
     await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+  }
+
+  /** Sockets from an old arbiter (USR2: UNICORN_FD, UNICORN_PORTS) or from systemd (LISTEN_FDS). */
+  #inherited(): Inherited | undefined {
+    const env = this.runtime.env();
+    const list = (text: string | undefined) => (text ? text.split(",").map(Number) : undefined);
+    if (env.UNICORN_PID) {
+      this.#predecessor = Number(env.UNICORN_PID);
+      return { fds: list(env.UNICORN_FD), ports: list(env.UNICORN_PORTS), from: `the old arbiter (pid:${env.UNICORN_PID})` };
+    }
+    if (env.LISTEN_FDS && Number(env.LISTEN_PID) === this.runtime.pid) {
+      const count = Number(env.LISTEN_FDS);
+      return { fds: Array.from({ length: count }, (_, i) => 3 + i), from: "systemd (LISTEN_FDS)" };
+    }
+    return undefined;
   }
 
   /** `--reload`: watches the app's folder (or the working directory) and the extra files. */
@@ -200,6 +229,7 @@ export class Arbiter {
   #workerEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(this.runtime.env())) if (value !== undefined) env[key] = value;
+    for (const key of INHERITANCE_ENV) delete env[key];
     for (const pair of this.config.env) {
       const eq = pair.indexOf("=");
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
@@ -243,6 +273,7 @@ export class Arbiter {
     }
     if (this.#exitCode !== undefined) return;
     if (this.#stop) return this.#progressStop();
+    this.#checkPromotion();
     this.murderWorkers();
     await this.manageWorkers();
   }
@@ -262,6 +293,10 @@ export class Arbiter {
         return this.handleTtou();
       case "SIGUSR1":
         return this.handleUsr1();
+      case "SIGUSR2":
+        return this.handleUsr2();
+      case "SIGWINCH":
+        return this.handleWinch();
       default:
         this.log.info(`Ignoring ${signal}: not supported yet`);
     }
@@ -300,6 +335,58 @@ export class Arbiter {
     this.#giveToWorkers();
     // By message, not signal: a worker still starting has no USR1 handler yet (Node's default opens the inspector).
     for (const worker of this.workers.values()) worker.channel?.send({ type: "reopen-logs" });
+  }
+
+  /**
+   * USR2: starts a new arbiter with this one's command line, handing it the
+   * listening sockets (shared) or the ports (reuse-port). Both serve until the
+   * old one is sent TERM (or WINCH, to stop only its workers).
+   */
+  handleUsr2(): void {
+    if (this.#successor) return this.log.warning(`Ignoring USR2: a new arbiter (pid:${this.#successor.pid}) is running`);
+    if (this.#predecessor) return this.log.warning("Ignoring USR2: this arbiter has not taken over from the old one yet");
+    const listeners = this.listeners!;
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(this.runtime.env())) if (value !== undefined) env[key] = value;
+    for (const key of INHERITANCE_ENV) delete env[key];
+    env.UNICORN_PID = String(this.runtime.pid);
+    if (listeners.bound.length) env.UNICORN_FD = listeners.bound.map((_, i) => 3 + i).join(",");
+    else env.UNICORN_PORTS = listeners.serve.map((l) => (l.kind === "reuse-port" ? l.port : 0)).join(",");
+    let child;
+    try {
+      child = this.runtime.spawnWorker({ role: "arbiter", modules: [], env, fds: listeners.bound.map((l) => l.fd) });
+    } catch (error) {
+      return this.log.error(`Cannot start a new arbiter: ${messageOf(error)}`);
+    }
+    const successor = { pid: child.pid };
+    this.#successor = successor;
+    child.onExit((code, signal) => {
+      if (this.#successor === successor) this.#successor = undefined;
+      this.log.info(`The new arbiter (pid:${child.pid}) exited with ${signal ?? `code ${code}`}`);
+    });
+    // Tests wait for this line.
+    this.log.info(`Handling signal: usr2; started a new arbiter with pid: ${child.pid}`);
+  }
+
+  /** WINCH: during an upgrade, retires this (old) arbiter's workers and keeps it for a rollback (HUP). */
+  handleWinch(): Promise<void> | void {
+    if (!this.#successor) return this.log.debug("Ignoring WINCH: no upgrade under way (a terminal resize?)");
+    this.log.info("Handling signal: winch; retiring the workers of the old arbiter");
+    return this.setNumWorkers(0);
+  }
+
+  /** A new arbiter takes over once the old one has gone. */
+  #checkPromotion(): void {
+    const old = this.#predecessor;
+    if (old === undefined || this.runtime.kill(old, 0)) return;
+    this.#predecessor = undefined;
+    if (this.#pidfile && this.config.pidfile) {
+      this.#removePidfile?.();
+      this.#pidfile = this.config.pidfile;
+      this.#removePidfile = writePidfile(this.runtime, this.#pidfile);
+    }
+    // Tests wait for this line.
+    this.log.info(`Promoted: the old arbiter (pid:${old}) is gone; this arbiter (pid:${this.runtime.pid}) takes over`);
   }
 
   /**
@@ -362,7 +449,8 @@ export class Arbiter {
 
   #beginStop(graceful: boolean, seconds: number): void {
     this.#stop = { graceful, deadline: this.runtime.monotonic() + seconds, killed: false };
-    for (const listener of this.listeners?.bound ?? []) listener.close();
+    // A new arbiter (USR2) serves the same unix sockets: leave their paths.
+    for (const listener of this.listeners?.bound ?? []) listener.close(this.#successor !== undefined);
     for (const worker of this.workers.values()) {
       worker.state = "retiring";
       worker.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
@@ -639,7 +727,7 @@ export class Arbiter {
   }
 
   #cleanup(): void {
-    for (const listener of this.listeners?.bound ?? []) listener.close();
+    for (const listener of this.listeners?.bound ?? []) listener.close(this.#successor !== undefined);
     void this.#control?.close();
     if (this.#controlDir) this.runtime.removePath(this.#controlDir);
     this.#removePidfile?.();

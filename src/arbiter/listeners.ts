@@ -37,13 +37,40 @@ function cannotBind(address: BindAddress, error: unknown): UnicornError {
   });
 }
 
-/** Binds every address (shared), or checks each can be bound (reuse-port). */
-export async function openListeners(runtime: Runtime, config: Config): Promise<OpenListeners> {
+/** Sockets handed over by a previous arbiter (USR2) or by systemd. */
+export interface Inherited {
+  /** Listening descriptors, used instead of binding (shared strategy). */
+  readonly fds?: readonly number[];
+  /** The ports the previous arbiter's workers use (reuse-port): no probe, they are taken. */
+  readonly ports?: readonly number[];
+  /** Where they came from, for the log. */
+  readonly from: string;
+}
+
+/** Binds every address (shared), or checks each can be bound (reuse-port), or adopts what was inherited. */
+export async function openListeners(runtime: Runtime, config: Config, inherited?: Inherited): Promise<OpenListeners> {
   const strategy = chooseStrategy(runtime, config.reusePort);
   const bound: BoundListener[] = [];
   const serve: ServeListener[] = [];
+  if (inherited?.fds?.length && strategy === "shared") {
+    for (const fd of inherited.fds) {
+      const listener = await runtime.bindShared({ kind: "fd", fd, text: `fd://${fd}` }, config.backlog);
+      bound.push(listener);
+      serve.push({ kind: "fd", fd: 2 + bound.length, address: listener.address });
+    }
+    return { strategy, bound, serve };
+  }
+  if (inherited?.fds?.length) {
+    throw usageError(`Cannot serve the sockets inherited from ${inherited.from} on ${runtime.name}: ` +
+      "its workers cannot serve a descriptor (see docs/listeners.md)");
+  }
   try {
-    for (const address of config.bind) {
+    for (const [index, address] of config.bind.entries()) {
+      const inheritedPort = inherited?.ports?.[index];
+      if (strategy === "reuse-port" && address.kind === "tcp" && inheritedPort !== undefined) {
+        serve.push({ kind: "reuse-port", host: address.host, port: inheritedPort, address: { ...address, port: inheritedPort } });
+        continue;
+      }
       if (strategy === "shared") {
         let listener: BoundListener;
         try {

@@ -35,8 +35,15 @@ export class Server {
   #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #partial = "";
 
-  constructor(runtime: RuntimeName, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
-    const [cmd, ...rest] = command(runtime);
+  /** Other processes the test learned of (a USR2 arbiter), killed with the rest. */
+  readonly extraPids: number[] = [];
+
+  constructor(
+    runtime: RuntimeName,
+    args: string[],
+    options: { env?: Record<string, string>; cwd?: string; wrap?: string[] } = {},
+  ) {
+    const [cmd, ...rest] = [...(options.wrap ?? []), ...command(runtime)];
     this.child = spawn(cmd!, [...rest, ...args], {
       cwd: options.cwd ?? FIXTURES,
       env: { ...process.env, ...options.env },
@@ -161,7 +168,7 @@ export async function waitGone(pids: number[], timeout = 5_000): Promise<number[
 export async function killAll(): Promise<void> {
   const servers = [...started];
   for (const server of servers) {
-    const pids = server.workerPids();
+    const pids = [...server.extraPids, ...server.workerPids()];
     server.child.kill("SIGKILL");
     for (const pid of pids) {
       try {

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request } from "../helpers/http.ts";
-import { Load } from "../helpers/load.ts";
+import { Load, type LoadResult } from "../helpers/load.ts";
 import { FIXTURES, killAll, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
 
 /** Runtimes whose workers bind their own SO_REUSEPORT sockets. */
@@ -35,6 +35,18 @@ export function supervisionSuite(runtime: RuntimeName): void {
   const zeroLossName = REUSE_PORT.includes(runtime) ? " (reuse-port: needs net.ipv4.tcp_migrate_req=1)" : "";
 
   afterEach(killAll);
+
+  /** Zero failed requests; on Deno a handful at most (see the runtime table in README). */
+  const expectNoLoss = (result: LoadResult) => {
+    if (runtime === "deno") {
+      // Deno.serve's shutdown can reset a connection it accepted in its last instant, before reading its
+      // request; queued connections are never lost (they migrate).
+      expect(result.failed).toBeLessThanOrEqual(Math.max(3, result.ok / 1000));
+      return;
+    }
+    expect(result.errors).toEqual([]);
+    expect(result.failed).toBe(0);
+  };
 
   describe(`${runtime}: hung and slow workers`, () => {
     test("a worker whose event loop blocks is killed within --timeout + 2 s and replaced", async () => {
@@ -71,7 +83,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
   });
 
   describe(`${runtime}: reload and scaling`, () => {
-    zeroLoss(`HUP under continuous load starts new workers and fails no request${zeroLossName}`, async () => {
+    zeroLoss(`HUP under continuous load starts new workers and fails no request (Deno: at most a handful)${zeroLossName}`, async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2"]);
       const url = await server.ready(2);
       const old = server.workerPids();
@@ -82,8 +94,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       const seen = load.result.ok;
       await load.answered(seen + 200);
       const result = await load.stop();
-      expect(result.errors).toEqual([]);
-      expect(result.failed).toBe(0);
+      expectNoLoss(result);
       const fresh = server.workerPids().filter((pid) => !old.includes(pid));
       expect(fresh).toHaveLength(2);
       expect(await waitGone(old)).toEqual([]);
@@ -134,8 +145,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       await server.waitFor(new RegExp(`Worker \\(pid:${first}\\) served 50 requests \\(--max-requests\\); starting its replacement`));
       await server.waitFor(new RegExp(`Worker \\(pid:${first}\\) exited`));
       const result = await load.stop();
-      expect(result.errors).toEqual([]);
-      expect(result.failed).toBe(0);
+      expectNoLoss(result);
       expect(server.workerPids().length).toBeGreaterThanOrEqual(2);
     });
 
@@ -145,6 +155,55 @@ export function supervisionSuite(runtime: RuntimeName): void {
       await server.waitFor(/respawning in 0\.50 s \(crash 2 in a row\)/);
       await server.waitFor(/respawning in 1\.00 s \(crash 3 in a row\)/);
       expect(server.workerPids().length).toBeLessThanOrEqual(4);
+    });
+  });
+
+  describe(`${runtime}: binary upgrade and socket activation`, () => {
+    zeroLoss(`USR2 starts a new arbiter on the same sockets, and TERM to the old one fails no request (Deno: at most a handful)${zeroLossName}`, async () => {
+      const pidfile = path.join(tempDir(), "unicorn.pid");
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2", "-p", pidfile]);
+      const url = await server.ready(2);
+      const load = new Load(url, { keepAlive: 4, fresh: 2 });
+      await load.answered(100);
+      server.signal("SIGUSR2");
+      const [, successor] = await server.waitFor(/started a new arbiter with pid: (\d+)/);
+      server.extraPids.push(Number(successor));
+      await server.waitFor(new RegExp(`\\[${successor}\\] \\[INFO\\] Using the listeners inherited from the old arbiter`));
+      await server.waitForCount(/is serving/, 4);
+      expect(fs.readFileSync(`${pidfile}.2`, "utf8")).toBe(`${successor}\n`);
+      server.signal("SIGTERM");
+      expect((await server.exited()).code).toBe(0);
+      await server.waitFor(new RegExp(`\\[${successor}\\] \\[INFO\\] Promoted: the old arbiter \\(pid:${server.pid}\\) is gone`));
+      expect(fs.readFileSync(pidfile, "utf8")).toBe(`${successor}\n`);
+      expect(fs.existsSync(`${pidfile}.2`)).toBe(false);
+      const seen = load.result.ok;
+      await load.answered(seen + 100);
+      const result = await load.stop();
+      expectNoLoss(result);
+      process.kill(Number(successor), "SIGTERM");
+    });
+
+    const activate = fs.existsSync("/usr/bin/systemd-socket-activate") && !REUSE_PORT.includes(runtime) ? test : test.skip;
+    const why = REUSE_PORT.includes(runtime)
+      ? " (skipped: Bun and Deno workers cannot serve an inherited descriptor)"
+      : " (needs systemd-socket-activate)";
+    activate(`systemd socket activation: serves the sockets in LISTEN_FDS instead of binding${why}`, async () => {
+      const probe = (await import("node:net")).createServer();
+      await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise((resolve) => probe.close(resolve));
+      const server = new Server(runtime, ["app.ts", "-w", "2"], {
+        wrap: ["/usr/bin/systemd-socket-activate", "-l", `127.0.0.1:${port}`],
+      });
+      await server.waitFor(/Listening on 127\.0\.0\.1:\d+ as 3/);
+      // systemd-socket-activate starts the service on the first connection, which waits in the backlog.
+      const first = request(`http://127.0.0.1:${port}/`);
+      await server.waitFor(/Using the listeners inherited from systemd \(LISTEN_FDS\)/);
+      expect((await first).body).toBe("hello\n");
+      await server.waitForCount(/is serving/, 2);
+      expect((await request(`http://127.0.0.1:${port}/pid`)).status).toBe(200);
+      server.signal("SIGTERM");
+      expect((await server.exited()).code).toBe(0);
     });
   });
 
