@@ -167,6 +167,11 @@ export interface Runtime {
   chown(path: string, uid: number, gid: number): void;
   /** Watches source folders (recursively) and files for `--reload`; returns a function that stops. */
   watchSources(roots: readonly string[], files: readonly string[], onChange: (file: string) => void): () => void;
+  /**
+   * Tells systemd about the service's state (`READY=1`, `RELOADING=1`, `STOPPING=1`, `STATUS=...`) when
+   * NOTIFY_SOCKET is set; `onError` hears of a failure to send. A no-op otherwise.
+   */
+  notify(fields: readonly string[], onError: (error: unknown) => void): void;
   /** Sets the process umask (`--umask`); children inherit it. */
   setUmask(mask: number): void;
   /** Writes a text file whole; throws when it cannot. */

@@ -33,6 +33,7 @@ export type CommonParts = Pick<
   | "memoryRss"
   | "chown"
   | "setUmask"
+  | "notify"
 >;
 
 /** A log file opened for appending; reopened by path on USR1, as logrotate expects. */
@@ -48,6 +49,25 @@ function openLogFile(target: string): LogFile {
       fd = next;
     },
   };
+}
+
+/**
+ * sd_notify through systemd-notify: Node has no unix datagram sockets. Spawned by the arbiter itself,
+ * systemd-notify sends with its parent's pid as the credential, which is the service's main pid.
+ */
+let notifications: Promise<void> = Promise.resolve();
+
+function notify(fields: readonly string[], onError: (error: unknown) => void): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  const extra = fields.includes("RELOADING=1") ? [`MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`] : [];
+  // One at a time, so that systemd hears the states in the order they happened.
+  notifications = notifications.then(() =>
+    new Promise<void>((resolve) => {
+      const child = spawn("systemd-notify", ["--no-block", ...fields, ...extra], { stdio: "ignore" });
+      child.on("error", (error) => (onError(error), resolve()));
+      child.on("exit", () => resolve());
+    })
+  );
 }
 
 /** Builds the parts of the port that are the same on every runtime. */
@@ -89,6 +109,7 @@ export function commonParts(): CommonParts {
     writeTextFile: (target, text) => fs.writeFileSync(target, text),
     chown: (target, uid, gid) => fs.chownSync(target, uid, gid),
     setUmask: (mask) => void process.umask(mask),
+    notify,
     openLogFile,
     memoryRss: () => process.memoryUsage.rss(),
     readTextFile(target) {

@@ -104,6 +104,9 @@ export class Arbiter {
   /** Set in a new arbiter until the old one has gone: its pid. */
   #predecessor: number | undefined;
   #pidfile: string | undefined;
+  /** Whether systemd has been told READY=1 since the start or the last reload. */
+  #ready = false;
+  #notifyFailed = false;
   #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
@@ -430,6 +433,8 @@ export class Arbiter {
     for (const worker of this.workers.values()) {
       if (worker.state !== "retiring") worker.replace = "reload";
     }
+    this.#ready = false;
+    this.#notify("RELOADING=1", "STATUS=Reloading");
   }
 
   /** Changes the number of workers to keep; `manageWorkers` spawns or retires to match. */
@@ -448,6 +453,7 @@ export class Arbiter {
   }
 
   #beginStop(graceful: boolean, seconds: number): void {
+    this.#notify("STOPPING=1", `STATUS=Stopping ${graceful ? "gracefully" : "at once"}`);
     this.#stop = { graceful, deadline: this.runtime.monotonic() + seconds, killed: false };
     // A new arbiter (USR2) serves the same unix sockets: leave their paths.
     for (const listener of this.listeners?.bound ?? []) listener.close(this.#successor !== undefined);
@@ -514,6 +520,8 @@ export class Arbiter {
     this.#reload = undefined;
     if (this.numWorkers !== reload.numWorkers) void this.setNumWorkers(reload.numWorkers);
     this.#abandoned.add(reload.generation);
+    this.#ready = true;
+    this.#notify("READY=1", "STATUS=Reload failed; the previous workers serve");
     // Workers started from now on (to replace one that dies) are of a generation of their own.
     this.#generation++;
     for (const worker of this.workers.values()) {
@@ -591,9 +599,26 @@ export class Arbiter {
     this.#checkReloadDone();
   }
 
+  /** systemd readiness: READY=1 once the first workers (or a reload's) all serve. */
+  #notify(...fields: string[]): void {
+    this.runtime.notify(fields, (error) => {
+      if (this.#notifyFailed) return;
+      this.#notifyFailed = true;
+      this.log.warning(`Cannot notify systemd (NOTIFY_SOCKET is set): ${messageOf(error)}; is systemd-notify installed?`);
+    });
+  }
+
+  #checkReady(): void {
+    if (this.#ready || this.#reload) return;
+    const serving = [...this.workers.values()].filter((w) => w.state === "serving").length;
+    if (serving < this.numWorkers) return;
+    this.#ready = true;
+    this.#notify("READY=1", `STATUS=Serving with ${serving} workers`);
+  }
+
   #checkReloadDone(): void {
     const reload = this.#reload;
-    if (!reload) return;
+    if (!reload) return this.#checkReady();
     const workers = [...this.workers.values()];
     if (workers.some((w) => w.generation < reload.generation && w.state !== "retiring")) return;
     const serving = workers.filter((w) => w.generation === reload.generation && w.state === "serving").length;
@@ -602,6 +627,7 @@ export class Arbiter {
     // Tests wait for this line.
     this.log.info(`Reload complete: ${serving} workers of generation ${reload.generation} serving, ${ms} ms after HUP`);
     this.#reload = undefined;
+    this.#checkReady();
   }
 
   /** Asks a worker to finish its requests and exit. */

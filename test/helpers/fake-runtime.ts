@@ -114,6 +114,10 @@ export class FakeRuntime implements Runtime {
     return { write() {}, reopen() {} };
   }
   chown() {}
+  readonly notified: string[][] = [];
+  notify(fields: readonly string[]) {
+    this.notified.push([...fields]);
+  }
   watchSources() {
     return () => {};
   }

@@ -207,6 +207,49 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
+  describe(`${runtime}: systemd readiness`, () => {
+    const tools = ["/usr/bin/systemd-notify", "/usr/bin/python3"].every((f) => fs.existsSync(f)) ? test : test.skip;
+    tools("READY=1 once the workers serve, RELOADING=1 then READY=1 on HUP, STOPPING=1 on TERM, from the arbiter's pid (needs systemd-notify and python3)", async () => {
+      const socketPath = path.join(tempDir(), "notify.sock");
+      const { spawn } = await import("node:child_process");
+      const receiver = spawn("/usr/bin/python3", [path.join(FIXTURES, "notify-receiver.py"), socketPath]);
+      const messages: string[] = [];
+      let waiting: (() => void) | undefined;
+      receiver.stdout.setEncoding("utf8");
+      receiver.stdout.on("data", (chunk: string) => {
+        messages.push(...chunk.trim().split("\n"));
+        waiting?.();
+      });
+      const seen = async (pattern: RegExp, count = 1) => {
+        const deadline = Date.now() + 10_000;
+        while (messages.filter((m) => pattern.test(m)).length < count) {
+          if (Date.now() > deadline) throw new Error(`no ${pattern} in:\n${messages.join("\n")}`);
+          await new Promise<void>((resolve) => {
+            waiting = resolve;
+            setTimeout(resolve, 200);
+          });
+        }
+      };
+      try {
+        await seen(/listening/);
+        const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2"], { env: { NOTIFY_SOCKET: socketPath } });
+        await server.ready(2);
+        await seen(new RegExp(`pid=${server.pid} READY=1 \\| STATUS=Serving with 2 workers`));
+        server.signal("SIGHUP");
+        await seen(/RELOADING=1 \| STATUS=Reloading \| MONOTONIC_USEC=\d+/);
+        await server.waitFor(/Reload complete/);
+        await seen(/READY=1/, 2);
+        server.signal("SIGTERM");
+        expect((await server.exited()).code).toBe(0);
+        await seen(new RegExp(`pid=${server.pid} STOPPING=1`));
+        const states = messages.flatMap((m) => /(READY|RELOADING|STOPPING)=1/.exec(m)?.[0] ?? []);
+        expect(states).toEqual(["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"]);
+      } finally {
+        receiver.kill();
+      }
+    });
+  });
+
   describe(`${runtime}: development reload`, () => {
     test("--reload restarts the workers when a source file changes, and they serve the new code", async () => {
       const dir = tempDir();
