@@ -61,7 +61,6 @@ export class Server {
     this.#exit = new Promise((resolve) =>
       this.child.on("exit", (code, signal) => {
         if (this.#partial) this.#push(this.#partial);
-        started.delete(this);
         resolve({ code, signal });
       })
     );
@@ -164,9 +163,13 @@ export async function waitGone(pids: number[], timeout = 5_000): Promise<number[
   return pids.filter(alive);
 }
 
-/** Kills every server and worker the tests started. */
+/**
+ * Kills every server and worker the test started, and what they started (a USR2 arbiter and its
+ * workers): servers that exited already are gone through too.
+ */
 export async function killAll(): Promise<void> {
   const servers = [...started];
+  started.clear();
   for (const server of servers) {
     const pids = [...server.extraPids, ...server.workerPids()];
     server.child.kill("SIGKILL");
