@@ -8,8 +8,9 @@ function show(name: keyof Config, value: unknown): string {
   if (name === "bind") return (value as Config["bind"]).map((b) => (b.kind === "tcp" ? b.text : formatAddress(b))).join(", ");
   if (typeof value === "function") return "[function]";
   if (Array.isArray(value)) return value.length ? value.join(", ") : "(none)";
+  if (name === "secureSchemeHeaders") return Object.entries(value as object).map(([k, v]) => `${k}: ${v}`).join(", ");
   if (typeof value === "object") return "[app object]";
-  if (name === "umask" && typeof value === "number") return `0${value.toString(8)}`;
+  if ((name === "umask" || name === "controlSocketMode") && typeof value === "number") return `0${value.toString(8)}`;
   return String(value);
 }
 

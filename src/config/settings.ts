@@ -78,6 +78,13 @@ export interface Config extends Hooks {
   statsdHost: string | undefined;
   statsdPrefix: string;
   controlSocket: string | undefined;
+  controlSocketMode: number;
+  noControlSocket: boolean;
+  dogstatsdTags: string;
+  enableBacklogMetric: boolean;
+  initgroups: boolean;
+  secureSchemeHeaders: Record<string, string>;
+  forwarderHeaders: string[];
 }
 
 /** The environment a setting may read from. */
@@ -201,6 +208,16 @@ function list(item: (text: string) => unknown, expected: string) {
     },
   };
 }
+
+const HEADER_MAP = {
+  expected: "an object of header names to values, such as { \"x-forwarded-proto\": \"https\" }",
+  parse: () => fail("an object, in a config file"),
+  fromFile(value: unknown): Record<string, string> {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return fail(HEADER_MAP.expected);
+    for (const v of Object.values(value)) if (typeof v !== "string") fail(HEADER_MAP.expected);
+    return value as Record<string, string>;
+  },
+};
 
 const HOOK = {
   expected: "a function",
@@ -654,6 +671,70 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "A unix socket on which unicornctl can inspect and steer the arbiter.",
     default: undefined,
+    active: false,
+  }),
+  define(HEADER_MAP, {
+    name: "secureSchemeHeaders",
+    section: "Proxies",
+    flags: [],
+    doc: "Headers that, from a peer in --forwarded-allow-ips, mark the request as https; conflicting values are 400.",
+    default: { "x-forwarded-proto": "https", "x-forwarded-protocol": "ssl", "x-forwarded-ssl": "on" },
+    defaultText: "x-forwarded-proto: https, x-forwarded-protocol: ssl, x-forwarded-ssl: on",
+    active: false,
+  }),
+  define(list(TEXT.parse, "a header name"), {
+    name: "forwarderHeaders",
+    section: "Proxies",
+    flags: ["--forwarder-headers"],
+    metavar: "HEADERS",
+    repeatable: true,
+    doc: "Further headers a trusted proxy may set and the app may believe (Gunicorn's SCRIPT_NAME, PATH_INFO).",
+    default: [],
+    defaultText: "none",
+    active: false,
+  }),
+  define(SWITCH, {
+    name: "initgroups",
+    section: "Process",
+    flags: ["--initgroups"],
+    doc: "Give workers the supplementary groups of --user (by default they have none).",
+    default: false,
+    active: false,
+  }),
+  define(TEXT, {
+    name: "dogstatsdTags",
+    section: "Metrics",
+    flags: ["--dogstatsd-tags"],
+    metavar: "TAGS",
+    doc: "DogStatsD tags (k:v,k2:v2) added to every metric.",
+    default: "",
+    defaultText: "none",
+    active: false,
+  }),
+  define(SWITCH, {
+    name: "enableBacklogMetric",
+    section: "Metrics",
+    flags: ["--enable-backlog-metric"],
+    doc: "Report the listen queue's length (Linux) as a metric.",
+    default: false,
+    active: false,
+  }),
+  define({ expected: "an octal mode such as 600", parse: octal, fromFile: (v) => (typeof v === "number" ? v : fail("a number such as 0o600")) }, {
+    name: "controlSocketMode",
+    section: "Control socket",
+    flags: ["--control-socket-mode"],
+    metavar: "MODE",
+    doc: "The permissions of the control socket.",
+    default: 0o600,
+    defaultText: "600",
+    active: false,
+  }),
+  define(SWITCH, {
+    name: "noControlSocket",
+    section: "Control socket",
+    flags: ["--no-control-socket"],
+    doc: "Do not create the control socket.",
+    default: false,
     active: false,
   }),
   hook("onStarting", "Arbiter, before the listeners are bound: (server)."),
