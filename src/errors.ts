@@ -58,3 +58,18 @@ export function stackOf(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
   return String(error);
 }
+
+/** Whether the runtime refused for lack of a permission (Deno's NotCapable, formerly PermissionDenied). */
+export function isPermissionError(error: unknown): boolean {
+  return error instanceof Error && (error.name === "NotCapable" || error.name === "PermissionDenied");
+}
+
+/** The one-line exit-6 error for a missing runtime permission. */
+export function permissionError(error: unknown): UnicornError {
+  return new UnicornError(
+    `Missing a runtime permission: ${messageOf(error).replace(/, run again with .*$/, "")}: ` +
+      "run with -A, or --allow-net --allow-read --allow-write --allow-env --allow-run --allow-sys",
+    ExitCode.PERMISSION,
+    { cause: error },
+  );
+}

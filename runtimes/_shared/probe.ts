@@ -9,10 +9,15 @@ export function probePort(address: BindAddress & { kind: "tcp" }): Promise<numbe
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", (error: NodeJS.ErrnoException) => reject(new Error(describeErrno(error))));
-    server.listen({ host: address.host, port: address.port, exclusive: true }, () => {
-      const bound = server.address() as net.AddressInfo;
-      server.close(() => resolve(bound.port));
-    });
+    try {
+      server.listen({ host: address.host, port: address.port, exclusive: true }, () => {
+        const bound = server.address() as net.AddressInfo;
+        server.close(() => resolve(bound.port));
+      });
+    } catch (error) {
+      // Deno throws a missing --allow-net here rather than emitting it.
+      reject(error);
+    }
   });
 }
 

@@ -2,13 +2,36 @@
 import process from "node:process";
 import type { Runtime } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "../_shared/channel.ts";
-import { probePort } from "../_shared/probe.ts";
+import { describeErrno } from "../_shared/probe.ts";
 import { commonParts, spawnWorker } from "../_shared/process.ts";
 import { watchSources } from "../_shared/watch.ts";
 import { serve } from "./serve.ts";
 
 const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
-const Deno = (globalThis as unknown as { Deno: { version: { deno: string }; umask(mask?: number): number } }).Deno;
+interface DenoListener {
+  readonly addr: { port: number };
+  close(): void;
+}
+const Deno = (globalThis as unknown as {
+  Deno: {
+    version: { deno: string };
+    umask(mask?: number): number;
+    listen(options: { hostname: string; port: number }): DenoListener;
+  };
+}).Deno;
+
+/** Deno.listen rather than node:net: it throws a missing --allow-net where the caller can catch it. */
+function probePort(address: { host: string; port: number }): Promise<number> {
+  try {
+    const listener = Deno.listen({ hostname: address.host, port: address.port });
+    const port = listener.addr.port;
+    listener.close();
+    return Promise.resolve(port);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return Promise.reject(code ? Object.assign(new Error(describeErrno({ code })), { code }) : error);
+  }
+}
 
 /** The Deno runtime, for `mod.ts` and the worker entry. */
 export const runtime: Runtime = {

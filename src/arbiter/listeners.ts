@@ -1,7 +1,7 @@
 /** Opening the listeners: once, in the arbiter, before any worker starts. */
 import { type BindAddress } from "../config/bind.ts";
 import type { Config } from "../config/settings.ts";
-import { ExitCode, messageOf, UnicornError, usageError } from "../errors.ts";
+import { ExitCode, isPermissionError, messageOf, permissionError, UnicornError, usageError } from "../errors.ts";
 import type { BoundListener, Runtime, ServeListener, Strategy } from "../runtime.ts";
 
 /** The listeners of a running arbiter. */
@@ -32,6 +32,7 @@ export function chooseStrategy(runtime: Runtime, reusePort: boolean | undefined)
 }
 
 function cannotBind(address: BindAddress, error: unknown): UnicornError {
+  if (isPermissionError(error)) return permissionError(error);
   return new UnicornError(`Cannot bind "${address.text}": ${messageOf(error)}`, ExitCode.CANNOT_LISTEN, {
     cause: error,
   });

@@ -3,7 +3,7 @@ import { Arbiter } from "../arbiter/arbiter.ts";
 import { findConfigFile, loadConfigFile } from "../config/file.ts";
 import { printConfig } from "../config/print.ts";
 import { parseArgs, type Resolved, resolveConfig, splitArgs } from "../config/resolve.ts";
-import { ExitCode, stackOf, UnicornError } from "../errors.ts";
+import { ExitCode, isPermissionError, permissionError, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import type { Runtime } from "../runtime.ts";
@@ -48,9 +48,11 @@ export async function main(runtime: Runtime): Promise<never> {
   let configFile: string | undefined;
   try {
     ({ resolved, configFile } = await resolve(runtime));
-  } catch (error) {
+  } catch (caught) {
+    const error = isPermissionError(caught) ? permissionError(caught) : caught;
     const message = error instanceof UnicornError ? error.message : stackOf(error);
-    runtime.writeError(`unicorn: ${message}. Run "unicorn --help" for usage.`);
+    const hint = error instanceof UnicornError && error.exitCode === ExitCode.USAGE ? ' Run "unicorn --help" for usage.' : "";
+    runtime.writeError(`unicorn: ${message}.${hint}`);
     return runtime.exit(error instanceof UnicornError ? error.exitCode : ExitCode.INTERNAL);
   }
   if (resolved.action === "help") {
@@ -87,7 +89,8 @@ export async function main(runtime: Runtime): Promise<never> {
           return { config: again.resolved.config, configFile: again.configFile };
         },
       }).run();
-  } catch (error) {
+  } catch (caught) {
+    const error = isPermissionError(caught) ? permissionError(caught) : caught;
     if (error instanceof UnicornError) {
       log.error(error.message);
       code = error.exitCode;

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request, RawConnection } from "../helpers/http.ts";
-import { alive, killAll, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
+import { alive, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
 
 /** Runtimes whose arbiter can hand a socket to workers (see docs/listeners.md). */
 const SHARED: readonly RuntimeName[] = ["node"];
@@ -273,6 +273,20 @@ export function behaviourSuite(runtime: RuntimeName): void {
       expect(missingFile.log).toMatch(/Cannot load app "no-such-file.ts": no file at/);
       expect(wrongShape.log).toMatch(/"default" is an object with keys port; expected an object with a fetch/);
       expect(wrongName.log).toMatch(/the module has no export "nope" \(it exports default\)/);
+    });
+
+    const denoOnly = runtime === "deno" ? test : test.skip;
+    denoOnly(`a missing runtime permission exits 6 naming it${runtime === "deno" ? "" : ` (skipped: ${runtime} has no permissions)`}`, async () => {
+      const { execFile } = await import("node:child_process");
+      const deno = path.join(ROOT, "node_modules/.bin/deno");
+      const result = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+        execFile(deno, ["run", "--allow-env", "--allow-read", path.join(ROOT, "mod.ts"), "app.ts", "-b", "127.0.0.1:0"], {
+          cwd: path.join(ROOT, "test/fixtures"),
+          env: { ...process.env, NO_COLOR: "1" },
+        }, (error, _stdout, stderr) => resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stderr }))
+      );
+      expect(result.code).toBe(6);
+      expect(result.stderr).toMatch(/Missing a runtime permission: Requires net access to "127\.0\.0\.1:0": run with -A/);
     });
 
     test("an address in use exits 5 with Cannot bind", async () => {
