@@ -35,6 +35,9 @@ export interface WorkerSpec {
   readonly requestTimeout: number;
   /** The error log file, or "-" for standard error. */
   readonly errorLog: string;
+  /** The access log file, "-" for standard output, or null for none. */
+  readonly accessLog: string | null;
+  readonly accessLogFormat: string;
   readonly gracefulTimeout: number;
   readonly logLevel: import("./log/logger.ts").LogLevel;
 }

@@ -218,6 +218,7 @@ export class Arbiter {
     const { uid, gid } = this.#ids;
     if (uid === undefined && gid === undefined) return;
     if (this.config.errorLog !== "-") paths.push(this.config.errorLog);
+    if (this.config.accessLog && this.config.accessLog !== "-") paths.push(this.config.accessLog);
     for (const path of paths) {
       try {
         this.runtime.chown(path, uid ?? -1, gid ?? -1);
@@ -664,6 +665,8 @@ export class Arbiter {
       gracefulTimeout: config.gracefulTimeout,
       logLevel: config.logLevel,
       errorLog: config.errorLog,
+      accessLog: config.accessLog ?? null,
+      accessLogFormat: config.accessLogFormat,
     };
     await callHook(config, "preFork", this.log, this.server, { id, pid: undefined });
     let child;

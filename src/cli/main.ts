@@ -3,7 +3,8 @@ import { Arbiter } from "../arbiter/arbiter.ts";
 import { findConfigFile, loadConfigFile } from "../config/file.ts";
 import { printConfig } from "../config/print.ts";
 import { parseArgs, type Resolved, resolveConfig, splitArgs } from "../config/resolve.ts";
-import { ExitCode, isPermissionError, permissionError, stackOf, UnicornError } from "../errors.ts";
+import { ExitCode, isPermissionError, messageOf, permissionError, stackOf, UnicornError, usageError } from "../errors.ts";
+import { compileAccessFormat } from "../http/access-log.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import type { Runtime } from "../runtime.ts";
@@ -23,6 +24,11 @@ async function resolve(
   const configFile = findConfigFile(runtime, runtime.cwd(), [cli, cmdArgs]);
   const file = configFile ? await loadConfigFile(runtime, configFile, fresh) : undefined;
   const resolved = resolveConfig(argv, env, file);
+  try {
+    compileAccessFormat(resolved.config.accessLogFormat, env);
+  } catch (error) {
+    throw usageError(`Invalid value for "--access-logformat": ${messageOf(error)}: see the atoms in docs/settings.md`);
+  }
   if (configFile) {
     resolved.config.config = configFile;
     if (resolved.sources.config === "default") resolved.sources.config = env.UNICORN_CONFIG ? "env UNICORN_CONFIG" : "found";

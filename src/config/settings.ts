@@ -550,16 +550,15 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "Where to write the access log; - for standard output.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "accessLogFormat",
     section: "Logging",
     flags: ["--access-logformat"],
     metavar: "FORMAT",
-    doc: "The access-log line, from Gunicorn's atoms (%(h)s, %(r)s, ...), or json.",
+    doc: "The access-log line from Gunicorn's atoms: h l u t r m U q H s B b f a T M D L p, {header}i, " +
+      "{header}o, {VAR}e, each as %(x)s and escaped; or json for one JSON object per line.",
     default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
-    active: false,
   }),
   define(TEXT, {
     name: "errorLog",

@@ -10,6 +10,7 @@ import { guardApp } from "../http/app-handler.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import { withRequestTimeout } from "../http/request-timeout.ts";
+import { compileAccessFormat, withAccessLog } from "../http/access-log.ts";
 import { WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
 import type { Channel, FetchHandler, HttpServer, Runtime } from "../runtime.ts";
 import { loadApp, toHandler } from "./app-loader.ts";
@@ -85,8 +86,14 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     await server.drain();
     await exit(ExitCode.OK);
   };
+  let accessFile: { reopen(): void } | undefined;
   const reopenLogs = () => {
     log.reopen();
+    try {
+      accessFile?.reopen();
+    } catch (error) {
+      log.error(`Cannot reopen the access log: ${messageOf(error)}`);
+    }
     log.info("Worker reopened its log file");
   };
   const quit = async () => {
@@ -150,8 +157,19 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.error(`Cannot boot worker: ${stackOf(error)}`);
     return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
+  let serving = guarded.handler;
+  if (spec.accessLog) {
+    let write: (line: string) => void;
+    if (spec.accessLog === "-") write = (line) => runtime.writeOut(line);
+    else {
+      const file = runtime.openLogFile(spec.accessLog);
+      accessFile = file;
+      write = (line) => file.write(line);
+    }
+    serving = withAccessLog(serving, compileAccessFormat(spec.accessLogFormat, runtime.env()), write, runtime.pid);
+  }
   try {
-    server = await runtime.serve(guarded.handler, spec.listeners, {
+    server = await runtime.serve(serving, spec.listeners, {
       backlog: spec.backlog,
       onError: (error) => log.debug(`Connection error: ${messageOf(error)}`),
     });

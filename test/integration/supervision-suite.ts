@@ -278,6 +278,27 @@ export function supervisionSuite(runtime: RuntimeName): void {
   });
 
   describe(`${runtime}: logs and pidfile`, () => {
+    test("--access-logfile - writes one escaped line per request in Gunicorn's format, or JSON", async () => {
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "--access-logfile", "-",
+        "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s "%({x-test}i)s" %(p)s']);
+      const url = await server.ready();
+      await request(`${url}/echo?q=1`, { headers: { "x-test": 'a"b' } });
+      const line = (await server.waitFor(/"GET \/echo\?q=1 HTTP\/1\.1" 200/)).input!;
+      const pid = server.workerPids()[0];
+      expect(line).toMatch(new RegExp(`^127\\.0\\.0\\.1 "GET /echo\\?q=1 HTTP/1\\.1" 200 (\\d+|-) "a\\\\"b" <${pid}>$`));
+      const json = start(["app.ts", "-b", "127.0.0.1:0", "--access-logfile", "-", "--access-logformat", "json"]);
+      const jsonUrl = await json.ready();
+      await request(`${jsonUrl}/throw`);
+      const entry = (await json.waitFor(/^\{.*"path":"\/throw".*\}$/)).input!;
+      expect(JSON.parse(entry)).toMatchObject({ method: "GET", path: "/throw", status: 500, remote: "127.0.0.1" });
+    });
+
+    test("a bad --access-logformat exits 2 naming the atom", async () => {
+      const server = start(["app.ts", "--access-logformat", "%(nope)s"]);
+      expect((await server.exited()).code).toBe(2);
+      expect(server.log).toMatch(/Invalid value for "--access-logformat": unknown atom "%\(nope\)s"/);
+    });
+
     test("USR1 reopens the error log in the arbiter and the workers", async () => {
       const dir = tempDir();
       const logFile = path.join(dir, "error.log");
