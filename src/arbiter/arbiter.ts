@@ -230,10 +230,16 @@ export class Arbiter {
     }
   }
 
-  #workerEnv(): Record<string, string> {
+  /** The arbiter's environment, less the variables that handed it sockets. */
+  #baseEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(this.runtime.env())) if (value !== undefined) env[key] = value;
     for (const key of INHERITANCE_ENV) delete env[key];
+    return env;
+  }
+
+  #workerEnv(): Record<string, string> {
+    const env = this.#baseEnv();
     for (const pair of this.config.env) {
       const eq = pair.indexOf("=");
       env[pair.slice(0, eq)] = pair.slice(eq + 1);
@@ -350,9 +356,7 @@ export class Arbiter {
     if (this.#successor) return this.log.warning(`Ignoring USR2: a new arbiter (pid:${this.#successor.pid}) is running`);
     if (this.#predecessor) return this.log.warning("Ignoring USR2: this arbiter has not taken over from the old one yet");
     const listeners = this.listeners!;
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.runtime.env())) if (value !== undefined) env[key] = value;
-    for (const key of INHERITANCE_ENV) delete env[key];
+    const env = this.#baseEnv();
     env.UNICORN_PID = String(this.runtime.pid);
     if (listeners.bound.length) env.UNICORN_FD = listeners.bound.map((_, i) => 3 + i).join(",");
     else env.UNICORN_PORTS = listeners.serve.map((l) => (l.kind === "reuse-port" ? l.port : 0)).join(",");

@@ -245,6 +245,14 @@ function octal(text: string): number {
   return /^0?o?[0-7]{1,4}$/i.test(text.trim()) ? parseInt(text.trim().replace(/^0o/i, ""), 8) : fail("an octal mode such as 022");
 }
 
+/** A file mode: octal text on the command line (022), a number in a config file (0o022). */
+const OCTAL = {
+  expected: "an octal mode such as 022, or a number such as 0o022 in a config file",
+  parse: octal,
+  fromFile: (value: unknown) =>
+    typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0o7777 ? value : fail(OCTAL.expected),
+};
+
 const APP_KIND = {
   expected: "an APP string such as app.ts:name, or the app itself (an object with fetch, or a function)",
   parse: (text: string) => text,
@@ -617,7 +625,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Run workers as this group (name or gid).",
     default: undefined,
   }),
-  define({ expected: "an octal mode such as 022", parse: octal, fromFile: (v) => (typeof v === "number" ? v : fail("a number such as 0o022")) }, {
+  define(OCTAL, {
     name: "umask",
     section: "Process",
     flags: ["-m", "--umask"],
@@ -718,7 +726,7 @@ export const SETTINGS: readonly Setting[] = [
     default: false,
     active: false,
   }),
-  define({ expected: "an octal mode such as 600", parse: octal, fromFile: (v) => (typeof v === "number" ? v : fail("a number such as 0o600")) }, {
+  define(OCTAL, {
     name: "controlSocketMode",
     section: "Control socket",
     flags: ["--control-socket-mode"],
