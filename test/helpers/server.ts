@@ -3,6 +3,7 @@
  * sleeps. Every process started here is killed by `killAll()`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 
 export type RuntimeName = "node" | "bun" | "deno";
@@ -143,13 +144,28 @@ export class Server {
   }
 }
 
-/** Whether a process is alive. */
+/** Whether a process is alive: a zombie (exited, not yet reaped by init after its parent died) is not. */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** `pid state command` from /proc, for a failure message. */
+export function describeProcess(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return `${pid} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ").slice(0, 2).join(" ppid=")} ${stat.slice(stat.indexOf("("), stat.lastIndexOf(")") + 1)}`;
+  } catch {
+    return `${pid} gone`;
   }
 }
 

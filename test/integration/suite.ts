@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request, RawConnection } from "../helpers/http.ts";
-import { alive, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
+import { alive, describeProcess, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
 
 /** Runtimes whose arbiter can hand a socket to workers (see docs/listeners.md). */
 const SHARED: readonly RuntimeName[] = ["node"];
@@ -164,7 +164,8 @@ export function behaviourSuite(runtime: RuntimeName): void {
       expect(workers.every(alive)).toBe(true);
       server.signal("SIGKILL");
       await server.exited();
-      expect(await waitGone(workers, 2_000)).toEqual([]);
+      const left = await waitGone(workers, 2_000);
+      expect(left.map(describeProcess), server.log).toEqual([]);
     });
   });
 
