@@ -137,6 +137,8 @@ export interface Runtime {
   onUncaught(handler: (error: unknown, kind: "exception" | "rejection") => void): void;
   /** Sends a signal (0 only checks the process exists); false when the process is gone. */
   kill(pid: number, signal: SignalName | 0): boolean;
+  /** The parent process's pid: a worker whose arbiter died sees it change. */
+  parentPid(): number;
   /** This process's resident memory, in bytes. */
   memoryRss(): number;
   /** Seconds since some fixed point, never going backwards. */

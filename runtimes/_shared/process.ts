@@ -31,6 +31,7 @@ export type CommonParts = Pick<
   | "writeTextFile"
   | "openLogFile"
   | "memoryRss"
+  | "parentPid"
   | "chown"
   | "setUmask"
   | "notify"
@@ -112,6 +113,7 @@ export function commonParts(): CommonParts {
     notify,
     openLogFile,
     memoryRss: () => process.memoryUsage.rss(),
+    parentPid: () => process.ppid,
     readTextFile(target) {
       try {
         return fs.readFileSync(target, "utf8");

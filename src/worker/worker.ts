@@ -179,7 +179,13 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   }
   control.send({ type: "booted" });
   const requests = guarded.requests;
+  const arbiterPid = runtime.parentPid();
   setInterval(() => {
+    // Belt and braces beside the control socket's close: a worker never outlives its arbiter.
+    if (runtime.parentPid() !== arbiterPid) {
+      log.warning("Arbiter is gone, worker exiting");
+      runtime.exit(ExitCode.OK);
+    }
     control.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss() });
   }, heartbeatInterval(spec.timeout));
 }

@@ -122,6 +122,9 @@ export class FakeRuntime implements Runtime {
     return () => {};
   }
   setUmask() {}
+  parentPid() {
+    return 0;
+  }
   memoryRss() {
     return 0;
   }
