@@ -16,9 +16,10 @@ import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts"
 import { VERSION } from "../version.ts";
 import { parseAppSpec } from "../worker/app-loader.ts";
 import { CrashBackoff } from "./backoff.ts";
-import { type Inherited, openListeners, type OpenListeners } from "./listeners.ts";
+import { openListeners, type OpenListeners } from "./listeners.ts";
 import { writePidfile } from "./pidfile.ts";
 import { resolveWorkerIds, type WorkerIds } from "./privileges.ts";
+import { INHERITANCE_ENV, Upgrade } from "./upgrade.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
 
 /** The signals the arbiter handles; anything else keeps its default action. */
@@ -40,9 +41,6 @@ const TCP_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
 const QUICK_STOP_SECONDS = 2;
 /** How long a worker sent SIGABRT for a missed heartbeat has before SIGKILL, in seconds. */
 const ABORT_GRACE_SECONDS = 1;
-/** Variables that hand sockets to this arbiter; not passed on to workers or a new arbiter. */
-const INHERITANCE_ENV = ["UNICORN_PID", "UNICORN_FD", "UNICORN_PORTS", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
-
 /** How much longer than --graceful-timeout a retiring worker may take before SIGKILL, in seconds. */
 const RETIRE_MARGIN_SECONDS = 5;
 /** Files whose change reloads the workers under --reload (logs, databases and the like do not). */
@@ -99,10 +97,7 @@ export class Arbiter {
   #removePidfile: (() => void) | undefined;
   #stopWatching: (() => void) | undefined;
   #sourceTimer: ReturnType<typeof setTimeout> | undefined;
-  /** USR2: the new arbiter this one started, until it exits. */
-  #successor: { pid: number } | undefined;
-  /** Set in a new arbiter until the old one has gone: its pid. */
-  #predecessor: number | undefined;
+  readonly #upgrade: Upgrade;
   #pidfile: string | undefined;
   /** Whether systemd has been told READY=1 since the start or the last reload. */
   #ready = false;
@@ -118,6 +113,7 @@ export class Arbiter {
     this.numWorkers = config.workers;
     this.#options = options;
     this.#configFile = options.configFile;
+    this.#upgrade = new Upgrade(runtime, log);
     const arbiter = this;
     this.server = {
       pid: runtime.pid,
@@ -142,10 +138,10 @@ export class Arbiter {
     log.info(`Starting unicorn ${VERSION} on ${runtime.name} ${runtime.version}`);
     if (this.config.umask !== undefined) runtime.setUmask(this.config.umask);
     this.#ids = resolveWorkerIds(runtime, this.config.user, this.config.group);
-    const inherited = this.#inherited();
+    const inherited = this.#upgrade.inherited();
     if (this.config.pidfile) {
       // A new arbiter (USR2) writes FILE.2 and takes FILE when the old one is gone, as Gunicorn does.
-      this.#pidfile = this.#predecessor ? `${this.config.pidfile}.2` : this.config.pidfile;
+      this.#pidfile = this.#upgrade.predecessor ? `${this.config.pidfile}.2` : this.config.pidfile;
       this.#removePidfile = writePidfile(runtime, this.#pidfile);
     }
     await this.#startHook("onStarting");
@@ -174,21 +170,6 @@ export class Arbiter {
     if (this.config.reload) this.#watch();
     await this.#startHook("whenReady");
     await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
-  }
-
-  /** Sockets from an old arbiter (USR2: UNICORN_FD, UNICORN_PORTS) or from systemd (LISTEN_FDS). */
-  #inherited(): Inherited | undefined {
-    const env = this.runtime.env();
-    const list = (text: string | undefined) => (text ? text.split(",").map(Number) : undefined);
-    if (env.UNICORN_PID) {
-      this.#predecessor = Number(env.UNICORN_PID);
-      return { fds: list(env.UNICORN_FD), ports: list(env.UNICORN_PORTS), from: `the old arbiter (pid:${env.UNICORN_PID})` };
-    }
-    if (env.LISTEN_FDS && Number(env.LISTEN_PID) === this.runtime.pid) {
-      const count = Number(env.LISTEN_FDS);
-      return { fds: Array.from({ length: count }, (_, i) => 3 + i), from: "systemd (LISTEN_FDS)" };
-    }
-    return undefined;
   }
 
   /** `--reload`: watches the app's folder (or the working directory) and the extra files. */
@@ -353,41 +334,20 @@ export class Arbiter {
    * old one is sent TERM (or WINCH, to stop only its workers).
    */
   handleUsr2(): void {
-    if (this.#successor) return this.log.warning(`Ignoring USR2: a new arbiter (pid:${this.#successor.pid}) is running`);
-    if (this.#predecessor) return this.log.warning("Ignoring USR2: this arbiter has not taken over from the old one yet");
-    const listeners = this.listeners!;
-    const env = this.#baseEnv();
-    env.UNICORN_PID = String(this.runtime.pid);
-    if (listeners.bound.length) env.UNICORN_FD = listeners.bound.map((_, i) => 3 + i).join(",");
-    else env.UNICORN_PORTS = listeners.serve.map((l) => (l.kind === "reuse-port" ? l.port : 0)).join(",");
-    let child;
-    try {
-      child = this.runtime.spawnWorker({ role: "arbiter", modules: [], env, fds: listeners.bound.map((l) => l.fd) });
-    } catch (error) {
-      return this.log.error(`Cannot start a new arbiter: ${messageOf(error)}`);
-    }
-    const successor = { pid: child.pid };
-    this.#successor = successor;
-    child.onExit((code, signal) => {
-      if (this.#successor === successor) this.#successor = undefined;
-      this.log.info(`The new arbiter (pid:${child.pid}) exited with ${signal ?? `code ${code}`}`);
-    });
-    // Tests wait for this line.
-    this.log.info(`Handling signal: usr2; started a new arbiter with pid: ${child.pid}`);
+    this.#upgrade.start(this.listeners!, this.#baseEnv());
   }
 
   /** WINCH: during an upgrade, retires this (old) arbiter's workers and keeps it for a rollback (HUP). */
   handleWinch(): Promise<void> | void {
-    if (!this.#successor) return this.log.debug("Ignoring WINCH: no upgrade under way (a terminal resize?)");
+    if (!this.#upgrade.successor) return this.log.debug("Ignoring WINCH: no upgrade under way (a terminal resize?)");
     this.log.info("Handling signal: winch; retiring the workers of the old arbiter");
     return this.setNumWorkers(0);
   }
 
   /** A new arbiter takes over once the old one has gone. */
   #checkPromotion(): void {
-    const old = this.#predecessor;
-    if (old === undefined || this.runtime.kill(old, 0)) return;
-    this.#predecessor = undefined;
+    const old = this.#upgrade.promoted();
+    if (old === undefined) return;
     if (this.#pidfile && this.config.pidfile) {
       this.#removePidfile?.();
       this.#pidfile = this.config.pidfile;
@@ -461,7 +421,7 @@ export class Arbiter {
     this.#notify("STOPPING=1", `STATUS=Stopping ${graceful ? "gracefully" : "at once"}`);
     this.#stop = { graceful, deadline: this.runtime.monotonic() + seconds, killed: false };
     // A new arbiter (USR2) serves the same unix sockets: leave their paths.
-    for (const listener of this.listeners?.bound ?? []) listener.close(this.#successor !== undefined);
+    for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
     for (const worker of this.workers.values()) {
       worker.state = "retiring";
       worker.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
@@ -760,7 +720,7 @@ export class Arbiter {
   }
 
   #cleanup(): void {
-    for (const listener of this.listeners?.bound ?? []) listener.close(this.#successor !== undefined);
+    for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
     void this.#control?.close();
     if (this.#controlDir) this.runtime.removePath(this.#controlDir);
     this.#removePidfile?.();

@@ -203,4 +203,25 @@ describe("the arbiter", () => {
     expect(runtime.spawned).toHaveLength(2);
     expect(lines.some((l) => l.includes("uses 150 MiB, over --max-worker-memory"))).toBe(true);
   });
+
+  test("USR2 starts a new arbiter with the listeners; WINCH then retires this one's workers, and only then", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "2"]);
+    runtime.handlers.get("SIGWINCH")!();
+    await arbiter.tick();
+    expect(arbiter.numWorkers).toBe(2);
+    runtime.handlers.get("SIGUSR2")!();
+    await arbiter.tick();
+    const successor = runtime.spawned[2]!;
+    expect(successor.spec.role).toBe("arbiter");
+    expect(successor.spec.fds).toEqual([10]);
+    expect(successor.spec.env).toMatchObject({ UNICORN_PID: "1", UNICORN_FD: "3" });
+    expect(lines.some((l) => l.includes(`started a new arbiter with pid: ${successor.pid}`))).toBe(true);
+    runtime.handlers.get("SIGUSR2")!();
+    await arbiter.tick();
+    expect(runtime.spawned).toHaveLength(3);
+    runtime.handlers.get("SIGWINCH")!();
+    await arbiter.tick();
+    expect(arbiter.numWorkers).toBe(0);
+    expect(runtime.spawned.slice(0, 2).map((w) => w.signals)).toEqual([["SIGTERM"], ["SIGTERM"]]);
+  });
 });
