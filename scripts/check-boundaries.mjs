@@ -52,8 +52,16 @@ for (const backend of ["node", "bun", "deno"]) {
   }
 }
 
-const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
-const deno = JSON.parse(fs.readFileSync(path.join(root, "deno.json"), "utf8")).version;
+const pkgJson = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
+const denoJson = JSON.parse(fs.readFileSync(path.join(root, "deno.json"), "utf8"));
+const pkg = pkgJson.version;
+const deno = denoJson.version;
+// npm and JSR publish the same entry point.
+const npmEntry = typeof pkgJson.exports === "string" ? pkgJson.exports : pkgJson.exports?.["."];
+const jsrEntry = typeof denoJson.exports === "string" ? denoJson.exports : denoJson.exports?.["."];
+if (path.normalize(npmEntry ?? "") !== path.normalize(jsrEntry ?? "")) {
+  problems.push(`exports differ: package.json "${npmEntry}", deno.json "${jsrEntry}"`);
+}
 const src = /VERSION = "([^"]+)"/.exec(fs.readFileSync(path.join(root, "src/version.ts"), "utf8"))?.[1];
 if (pkg !== deno || pkg !== src) {
   problems.push(`versions differ: package.json ${pkg}, deno.json ${deno}, src/version.ts ${src}`);
@@ -63,4 +71,4 @@ if (problems.length) {
   for (const problem of problems) console.error(`check-boundaries: ${problem}`);
   process.exit(1);
 }
-console.log("check-boundaries: src/ names no runtime; backends and versions agree");
+console.log("check-boundaries: src/ names no runtime; backends, versions and npm/JSR exports agree");
