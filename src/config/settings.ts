@@ -134,10 +134,8 @@ function describeValue(value: unknown): string {
   return "an object";
 }
 
-class Reason extends Error {}
-
 function fail(expected: string): never {
-  throw new Reason(expected);
+  throw new Error(expected);
 }
 
 function define(
@@ -325,7 +323,8 @@ export const SETTINGS: readonly Setting[] = [
     section: "Server socket",
     flags: ["--reuse-port"],
     doc: "Each worker binds its own SO_REUSEPORT socket and serves it with the runtime's native server. " +
-      "The default on Bun and Deno; not available on Node before 22.12 (see docs/listeners.md).",
+      "The default on Bun and Deno; not available on Node, whose backend serves the arbiter's shared sockets " +
+      "(see docs/listeners.md).",
     default: undefined,
     defaultText: "the runtime's default",
   }),
@@ -766,11 +765,6 @@ export const SETTINGS_BY_NAME: ReadonlyMap<string, Setting> = new Map(SETTINGS.m
 /** The environment variable that sets a setting: `UNICORN_MAX_REQUESTS` for `maxRequests`. */
 export function envName(setting: Setting): string {
   return `UNICORN_${setting.name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-}
-
-/** Rethrows a validation reason as the caller's message; anything else as it is. */
-export function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 export { describeValue };
