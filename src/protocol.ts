@@ -40,6 +40,7 @@ export interface WorkerSpec {
   readonly accessLogFormat: string;
   readonly gracefulTimeout: number;
   readonly logLevel: import("./log/logger.ts").LogLevel;
+  readonly http: import("./http/policy.ts").HttpSettings;
 }
 
 /** The environment variable that carries the {@linkcode WorkerSpec}. */

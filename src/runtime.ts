@@ -24,14 +24,21 @@ export type SignalName =
 /** How workers get their connections. */
 export type Strategy = "shared" | "reuse-port";
 
+/** Which HTTP server parses requests in a worker: the runtime's own, or node:http. */
+export type Engine = "native" | "node";
+
 /** What a runtime can do, so the core chooses instead of guessing. */
 export interface Capabilities {
   /** The arbiter can own a listening socket and hand it to workers. */
   readonly sharedListeners: boolean;
   /** Workers can each bind an SO_REUSEPORT socket. */
   readonly reusePort: boolean;
-  /** The HTTP server each strategy uses, as the banner names it. */
-  readonly engine: Readonly<Record<Strategy, string>>;
+  /** The HTTP engines a worker can serve with (`--engine`), as the banner names them. */
+  readonly engines: Readonly<Partial<Record<Engine, string>>>;
+  /** The engine `--engine auto` picks. */
+  readonly defaultEngine: Engine;
+  /** What an engine does not enforce, warned of at start-up when it is chosen. */
+  readonly engineNotes?: Readonly<Partial<Record<Engine, string>>>;
 }
 
 /** A listener as a worker receives it. */
@@ -49,9 +56,36 @@ export interface BoundListener {
   close(keepPath?: boolean): void;
 }
 
+/** A peer's address. */
+export interface RemoteAddr {
+  readonly transport: "tcp" | "unix";
+  readonly hostname: string;
+  readonly port: number;
+}
+
 /** The connection info handed to the app as its second argument. */
 export interface ConnInfo {
-  readonly remoteAddr: { readonly transport: "tcp" | "unix"; readonly hostname: string; readonly port: number };
+  /** The client: the peer, or the client a trusted proxy named (X-Forwarded-For, Forwarded, PROXY protocol). */
+  readonly remoteAddr: RemoteAddr;
+  /** The proxy's own address, when a trusted proxy named the client. */
+  readonly proxy?: RemoteAddr;
+  /** The same value for every request of one connection (unicorn's own use). */
+  readonly connection?: unknown;
+  /** The request head as it came on the wire, from engines that see it (unicorn's own use). */
+  readonly head?: WireHead;
+}
+
+/** A request head as the node:http engine parsed it, before any Request is built. */
+export interface WireHead {
+  readonly method: string;
+  /** The request target exactly as sent. */
+  readonly target: string;
+  /** "1.1", "1.0", ... */
+  readonly version: string;
+  /** Names and values, alternating, as sent. */
+  readonly rawHeaders: readonly string[];
+  /** What the policy's check found, kept for its later steps. */
+  fields?: unknown;
 }
 
 /** A Fetch-API handler: what every app becomes once loaded. */
@@ -70,6 +104,13 @@ export interface HttpServer {
 /** What a worker's server is told besides its listeners. */
 export interface ServeOptions {
   readonly backlog: number;
+  /** Limits, timeouts, proxies and TLS; `checkWire` is for engines that see the raw head. */
+  readonly policy: {
+    readonly settings: import("./http/policy.ts").HttpSettings;
+    checkWire(head: WireHead): import("./http/policy.ts").Rejection | undefined;
+  };
+  /** Logs a refused request (at debug level). */
+  readonly onRefused: (rejection: import("./http/policy.ts").Rejection, peer: string) => void;
   /** Called with each error the server itself reports (not the app's). */
   readonly onError: (error: unknown) => void;
 }

@@ -18,7 +18,12 @@ export const runtime: Runtime = {
   capabilities: {
     sharedListeners: false,
     reusePort: true,
-    engine: { shared: "unavailable", "reuse-port": "Bun.serve on SO_REUSEPORT sockets" },
+    engines: { native: "Bun.serve" },
+    defaultEngine: "native",
+    engineNotes: {
+      native: "Bun.serve keeps its own header deadline and body rate (about 10 s and 16 KiB/s): " +
+        "--header-timeout, --body-timeout and --worker-connections do not apply",
+    },
   },
   bindShared: () => Promise.reject(new Error("a Bun arbiter cannot hand sockets to workers")),
   probePort,

@@ -11,10 +11,15 @@ interface BunServeOptions {
   port: number;
   reusePort: boolean;
   development: boolean;
+  idleTimeout: number;
+  maxRequestBodySize: number;
+  tls?: Record<string, unknown>;
   fetch(request: Request, server: BunServer): Response | Promise<Response>;
   error(error: Error): Response;
 }
-const Bun = (globalThis as unknown as { Bun: { serve(options: BunServeOptions): BunServer } }).Bun;
+const Bun = (globalThis as unknown as {
+  Bun: { serve(options: BunServeOptions): BunServer; file(path: string): unknown };
+}).Bun;
 
 /** The app's second argument on Bun: the client address, plus the server as Hono's Bun helpers expect. */
 class BunConnInfo implements ConnInfo {
@@ -28,6 +33,22 @@ class BunConnInfo implements ConnInfo {
     const ip = this.server.requestIP(this.#request);
     return { transport: "tcp", hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
+  get connection(): string {
+    const ip = this.server.requestIP(this.#request);
+    return `${ip?.address}|${ip?.port}`;
+  }
+}
+
+/** Bun.serve's TLS options from unicorn's (Bun reads the files). */
+function tlsOptions(tls: NonNullable<ServeOptions["policy"]["settings"]["tls"]>): Record<string, unknown> {
+  return {
+    cert: Bun.file(tls.certfile),
+    key: Bun.file(tls.keyfile),
+    ...(tls.caCerts ? { ca: Bun.file(tls.caCerts) } : {}),
+    requestCert: tls.certReqs !== "none",
+    rejectUnauthorized: tls.certReqs === "required",
+    ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+  };
 }
 
 
@@ -37,6 +58,7 @@ export function serve(
   options: ServeOptions,
 ): Promise<HttpServer> {
   const drain = new NativeDrain();
+  const settings = options.policy.settings;
   const servers = listeners.map((listener) => {
     if (listener.kind !== "reuse-port") throw new Error("Bun.serve cannot serve an inherited socket");
     return Bun.serve({
@@ -45,6 +67,11 @@ export function serve(
       reusePort: true,
       // Without it Bun answers an error with a page of source code and paths.
       development: false,
+      // Bun's one idle timer covers a kept-alive connection's wait (and a silent response); 255 s at most.
+      idleTimeout: Math.min(255, settings.keepAlive),
+      // Bun answers 413 itself past this; "no limit" lifts Bun's own 128 MiB default.
+      maxRequestBodySize: settings.limitRequestBody > 0 ? settings.limitRequestBody : Number.MAX_SAFE_INTEGER,
+      ...(settings.tls ? { tls: tlsOptions(settings.tls) } : {}),
       fetch(request, server) {
         const result = handler(request, new BunConnInfo(request, server));
         return drain.respond(result);

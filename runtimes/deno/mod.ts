@@ -41,7 +41,12 @@ export const runtime: Runtime = {
   capabilities: {
     sharedListeners: false,
     reusePort: true,
-    engine: { shared: "unavailable", "reuse-port": "Deno.serve on SO_REUSEPORT sockets" },
+    engines: { node: "node:http", native: "Deno.serve" },
+    defaultEngine: "node",
+    engineNotes: {
+      native: "Deno.serve enforces no header, body or keep-alive timeout and --worker-connections does not apply: " +
+        "put a proxy that does in front, or use --engine node",
+    },
   },
   bindShared: () => Promise.reject(new Error("a Deno arbiter cannot hand sockets to workers")),
   probePort,

@@ -44,7 +44,8 @@ export const runtime: Runtime = {
   capabilities: {
     sharedListeners: true,
     reusePort: false,
-    engine: { shared: "node:http on the arbiter's sockets", "reuse-port": "unavailable" },
+    engines: { node: "node:http" },
+    defaultEngine: "node",
   },
   bindShared,
   probePort,

@@ -11,6 +11,7 @@ import { callHook, callHookStrict, type ServerInfo } from "../config/hooks.ts";
 import type { Config } from "../config/settings.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { resolveHttpSettings } from "./http-config.ts";
 import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
@@ -138,6 +139,7 @@ export class Arbiter {
     log.info(`Starting unicorn ${VERSION} on ${runtime.name} ${runtime.version}`);
     if (this.config.umask !== undefined) runtime.setUmask(this.config.umask);
     this.#ids = resolveWorkerIds(runtime, this.config.user, this.config.group);
+    const http = resolveHttpSettings(runtime, this.config);
     const inherited = this.#upgrade.inherited();
     if (this.config.pidfile) {
       // A new arbiter (USR2) writes FILE.2 and takes FILE when the old one is gone, as Gunicorn does.
@@ -148,7 +150,9 @@ export class Arbiter {
     this.listeners = await openListeners(runtime, this.config, inherited);
     if (inherited) log.info(`Using the listeners inherited from ${inherited.from}`);
     const { strategy, serve } = this.listeners;
-    log.info(`Listener strategy: ${strategy} (${runtime.capabilities.engine[strategy]})`);
+    log.info(`Listener strategy: ${strategy}; engine: ${runtime.capabilities.engines[http.engine]}`);
+    const note = runtime.capabilities.engineNotes?.[http.engine];
+    if (note) log.warning(note);
     if (strategy === "reuse-port" && runtime.readTextFile(TCP_MIGRATE_REQ)?.trim() !== "1") {
       log.warning("With reuse-port, connections queued on a worker's socket are reset when that worker stops " +
         "(reload, recycle, scale down); set net.ipv4.tcp_migrate_req=1 to migrate them");
@@ -370,6 +374,7 @@ export class Arbiter {
     if (this.#options.reloadConfig) {
       try {
         const { config, configFile } = await this.#options.reloadConfig();
+        resolveHttpSettings(this.runtime, config);
         if (JSON.stringify(config.bind) !== JSON.stringify(previous.bind)) {
           this.log.warning("The listeners changed in the config; a reload keeps the current ones: restart to rebind");
         }
@@ -631,6 +636,7 @@ export class Arbiter {
       errorLog: config.errorLog,
       accessLog: config.accessLog ?? null,
       accessLogFormat: config.accessLogFormat,
+      http: resolveHttpSettings(this.runtime, config),
     };
     await callHook(config, "preFork", this.log, this.server, { id, pid: undefined });
     let child;

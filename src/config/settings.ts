@@ -40,6 +40,9 @@ export interface Config extends Hooks {
   reusePort: boolean | undefined;
   workers: number;
   workerConnections: number;
+  engine: "auto" | "native" | "node";
+  headerTimeout: number;
+  bodyTimeout: number;
   maxRequests: number;
   maxRequestsJitter: number;
   maxWorkerMemory: number;
@@ -343,9 +346,16 @@ export const SETTINGS: readonly Setting[] = [
     section: "Worker processes",
     flags: ["--worker-connections"],
     metavar: "INT",
-    doc: "The most connections one worker holds open; more wait in the backlog.",
+    doc: "The most connections one worker holds open; a connection past it is closed at once (node:http engine).",
     default: 1000,
-    active: false,
+  }),
+  define(choice(["auto", "native", "node"] as const), {
+    name: "engine",
+    section: "Worker processes",
+    flags: ["--engine"],
+    metavar: "ENGINE",
+    doc: "The HTTP server in each worker: native (Bun.serve, Deno.serve), node (node:http) or auto (node on Node and Deno, native on Bun).",
+    default: "auto",
   }),
   define(wholeNumber(0), {
     name: "maxRequests",
@@ -433,9 +443,24 @@ export const SETTINGS: readonly Setting[] = [
     section: "Timeouts",
     flags: ["--keep-alive"],
     metavar: "SECONDS",
-    doc: "How long an idle keep-alive connection stays open.",
-    default: 5,
-    active: false,
+    doc: "How long an idle keep-alive connection stays open. Longer than a load balancer's idle timeout (AWS ALB and nginx: 60 s), so the balancer always closes first.",
+    default: 65,
+  }),
+  define(SECONDS, {
+    name: "headerTimeout",
+    section: "Timeouts",
+    flags: ["--header-timeout"],
+    metavar: "SECONDS",
+    doc: "How long a client may take to send a request's head; slower is answered 408 and closed. 0 disables.",
+    default: 10,
+  }),
+  define(SECONDS, {
+    name: "bodyTimeout",
+    section: "Timeouts",
+    flags: ["--body-timeout"],
+    metavar: "SECONDS",
+    doc: "How long a client may take to send a whole request, body included; slower is answered 408 and closed. 0 disables.",
+    default: 300,
   }),
   define(wholeNumber(0), {
     name: "limitRequestLine",
@@ -444,25 +469,22 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "BYTES",
     doc: "The longest request line; longer is answered 414. 0 means no limit.",
     default: 4094,
-    active: false,
   }),
   define(wholeNumber(0), {
     name: "limitRequestFields",
     section: "Request limits",
     flags: ["--limit-request-fields"],
     metavar: "INT",
-    doc: "The most header fields in a request; more is answered 431.",
+    doc: "The most header fields in a request; more is answered 431. 0 means no limit.",
     default: 100,
-    active: false,
   }),
   define(wholeNumber(0), {
     name: "limitRequestFieldSize",
     section: "Request limits",
     flags: ["--limit-request-field-size"],
     metavar: "BYTES",
-    doc: "The longest header line; longer is answered 431.",
+    doc: "The longest header field (name, colon, space, value); longer is answered 431. 0 means no limit.",
     default: 8190,
-    active: false,
   }),
   define(wholeNumber(0), {
     name: "limitRequestBody",
@@ -471,7 +493,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "BYTES",
     doc: "The largest request body; larger is answered 413. 0 means no limit.",
     default: 0,
-    active: false,
   }),
   define(list(TEXT.parse, "an IP address or CIDR"), {
     name: "forwardedAllowIps",
@@ -483,7 +504,6 @@ export const SETTINGS: readonly Setting[] = [
     default: ["127.0.0.1", "::1"],
     defaultText: "$FORWARDED_ALLOW_IPS or 127.0.0.1,::1",
     envDefault: { name: "FORWARDED_ALLOW_IPS", value: ipList },
-    active: false,
   }),
   define(choice(["off", "v1", "v2", "auto"] as const), {
     name: "proxyProtocol",
@@ -492,7 +512,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "MODE",
     doc: "Read a PROXY protocol header (off, v1, v2 or auto) from peers in --proxy-allow-from.",
     default: "off",
-    active: false,
   }),
   define(list(TEXT.parse, "an IP address or CIDR"), {
     name: "proxyAllowFrom",
@@ -503,7 +522,6 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Peers allowed to send a PROXY protocol header.",
     default: ["127.0.0.1", "::1"],
     defaultText: "127.0.0.1,::1",
-    active: false,
   }),
   define(TEXT, {
     name: "certfile",
@@ -512,7 +530,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "The server certificate (PEM); with --keyfile, serves HTTPS.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "keyfile",
@@ -521,7 +538,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "The certificate's private key (PEM).",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "caCerts",
@@ -530,7 +546,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "PATH",
     doc: "CA certificates (PEM) that client certificates are checked against.",
     default: undefined,
-    active: false,
   }),
   define(choice(["none", "optional", "required"] as const), {
     name: "certReqs",
@@ -539,7 +554,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "MODE",
     doc: "Whether clients must present a certificate: none, optional or required.",
     default: "none",
-    active: false,
   }),
   define(TEXT, {
     name: "ciphers",
@@ -548,7 +562,6 @@ export const SETTINGS: readonly Setting[] = [
     metavar: "LIST",
     doc: "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are the runtime's).",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "accessLog",
@@ -686,7 +699,6 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Headers that, from a peer in --forwarded-allow-ips, mark the request as https; conflicting values are 400.",
     default: { "x-forwarded-proto": "https", "x-forwarded-protocol": "ssl", "x-forwarded-ssl": "on" },
     defaultText: "x-forwarded-proto: https, x-forwarded-protocol: ssl, x-forwarded-ssl: on",
-    active: false,
   }),
   define(list(TEXT.parse, "a header name"), {
     name: "forwarderHeaders",

@@ -7,6 +7,7 @@ import { loadConfigFile } from "../config/file.ts";
 import { callHook, callHookStrict, type Hooks, type WorkerInfo } from "../config/hooks.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import { guardApp } from "../http/app-handler.ts";
+import { RequestPolicy } from "../http/policy.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import { withRequestTimeout } from "../http/request-timeout.ts";
@@ -157,7 +158,8 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.error(`Cannot boot worker: ${stackOf(error)}`);
     return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
-  let serving = guarded.handler;
+  const policy = new RequestPolicy(spec.http);
+  let serving = policy.wrap(guarded.handler);
   if (spec.accessLog) {
     let write: (line: string) => void;
     if (spec.accessLog === "-") write = (line) => runtime.writeOut(line);
@@ -171,6 +173,8 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   try {
     server = await runtime.serve(serving, spec.listeners, {
       backlog: spec.backlog,
+      policy,
+      onRefused: (rejection, peer) => log.debug(`Refused a request from ${peer}: ${rejection.status}, ${rejection.reason}`),
       onError: (error) => log.debug(`Connection error: ${messageOf(error)}`),
     });
   } catch (error) {

@@ -33,7 +33,8 @@ export class FakeRuntime implements Runtime {
   readonly capabilities = {
     sharedListeners: true,
     reusePort: true,
-    engine: { shared: "fake shared", "reuse-port": "fake reuse-port" },
+    engines: { node: "fake node:http", native: "fake native" },
+    defaultEngine: "node" as const,
   };
   now = 100;
   nextPid = 1000;

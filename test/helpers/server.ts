@@ -25,6 +25,7 @@ export function command(runtime: RuntimeName): string[] {
 }
 
 const started = new Set<Server>();
+const suiteServers = new Set<Server>();
 
 /** Deadline for one wait, generous for a 2-core machine running three suites. */
 export const WAIT_MS = 20_000;
@@ -42,7 +43,8 @@ export class Server {
   constructor(
     runtime: RuntimeName,
     args: string[],
-    options: { env?: Record<string, string>; cwd?: string; wrap?: string[] } = {},
+    /** `suite`: a server shared by a describe block, killed by `killSuite()` in its afterAll, not by killAll. */
+    options: { env?: Record<string, string>; cwd?: string; wrap?: string[]; suite?: boolean } = {},
   ) {
     const [cmd, ...rest] = [...(options.wrap ?? []), ...command(runtime)];
     this.child = spawn(cmd!, [...rest, ...args], {
@@ -50,7 +52,7 @@ export class Server {
       env: { ...process.env, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    started.add(this);
+    (options.suite ? suiteServers : started).add(this);
     const onData = (chunk: Buffer) => {
       const text = this.#partial + chunk.toString("utf8");
       const parts = text.split("\n");
@@ -183,9 +185,18 @@ export async function waitGone(pids: number[], timeout = 5_000): Promise<number[
  * Kills every server and worker the test started, and what they started (a USR2 arbiter and its
  * workers): servers that exited already are gone through too.
  */
-export async function killAll(): Promise<void> {
-  const servers = [...started];
-  started.clear();
+export function killAll(): Promise<void> {
+  return killSet(started);
+}
+
+/** Kills the servers started with `suite: true`. */
+export function killSuite(): Promise<void> {
+  return killSet(suiteServers);
+}
+
+async function killSet(set: Set<Server>): Promise<void> {
+  const servers = [...set];
+  set.clear();
   for (const server of servers) {
     const pids = [...server.extraPids, ...server.workerPids()];
     server.child.kill("SIGKILL");

@@ -1,3 +1,4 @@
+import { corpusSuite } from "./corpus-suite.ts";
 import { configSuite } from "./config-suite.ts";
 import { behaviourSuite } from "./suite.ts";
 import { supervisionSuite } from "./supervision-suite.ts";
@@ -5,3 +6,5 @@ import { supervisionSuite } from "./supervision-suite.ts";
 behaviourSuite("deno");
 configSuite("deno");
 supervisionSuite("deno");
+corpusSuite("deno");
+corpusSuite("deno", "native");

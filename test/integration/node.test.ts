@@ -1,3 +1,4 @@
+import { corpusSuite } from "./corpus-suite.ts";
 import { configSuite } from "./config-suite.ts";
 import { behaviourSuite } from "./suite.ts";
 import { supervisionSuite } from "./supervision-suite.ts";
@@ -5,3 +6,4 @@ import { supervisionSuite } from "./supervision-suite.ts";
 behaviourSuite("node");
 configSuite("node");
 supervisionSuite("node");
+corpusSuite("node");

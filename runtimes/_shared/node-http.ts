@@ -1,0 +1,246 @@
+/**
+ * The `node:http` engine: Node's parser (llhttp, strict by default) and its
+ * timeouts, used by Node on the arbiter's sockets and by Deno on SO_REUSEPORT
+ * sockets (Deno's node:http is Node's own code). The Request/Response bridge is
+ * @hono/node-server's: it builds the Request lazily and writes simple Responses
+ * without a stream, the cheapest bridge measured on Node (runtime-facts.md).
+ *
+ * Before the bridge runs, the core's policy checks the head as sent
+ * (version, target, raw header fields); a refused request is answered here and
+ * its connection closed, so nothing pipelined behind it reaches the app.
+ */
+import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import { getRequestListener } from "@hono/node-server";
+import type { ConnInfo, FetchHandler, HttpServer, RemoteAddr, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
+import type { HttpSettings, Rejection } from "../../src/http/policy.ts";
+import { reasonPhrase } from "../../src/http/policy.ts";
+import { acceptProxyHeader, type ProxiedSocket } from "./proxy-protocol.ts";
+
+/** How often a draining worker looks for idle connections to close, in ms. */
+const DRAIN_POLL_MS = 100;
+
+/** Node's own link from a socket to the response it is writing; unset while the socket is idle. */
+type HttpSocket = net.Socket & ProxiedSocket & { _httpMessage?: http.ServerResponse | null };
+
+/** The app's second argument: the client address plus Node's own objects, as Hono expects them. */
+class NodeConnInfo implements ConnInfo {
+  readonly incoming: http.IncomingMessage;
+  readonly outgoing: http.ServerResponse;
+  readonly head: WireHead;
+  constructor(incoming: http.IncomingMessage, outgoing: http.ServerResponse, head: WireHead) {
+    this.incoming = incoming;
+    this.outgoing = outgoing;
+    this.head = head;
+  }
+  get connection(): unknown {
+    return this.incoming.socket;
+  }
+  get remoteAddr(): RemoteAddr {
+    const socket = this.incoming.socket as HttpSocket;
+    if (socket.proxied) return socket.proxied.source;
+    return peerOf(socket);
+  }
+  get proxy(): RemoteAddr | undefined {
+    const socket = this.incoming.socket as HttpSocket;
+    return socket.proxied ? peerOf(socket) : undefined;
+  }
+}
+
+function peerOf(socket: net.Socket): RemoteAddr {
+  if (socket.remoteAddress === undefined) return { transport: "unix", hostname: "", port: 0 };
+  return { transport: "tcp", hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
+}
+
+/** A raw answer on a socket whose HTTP state cannot be trusted any more, then close. */
+function answerAndClose(socket: net.Socket, status: number): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = `${reasonPhrase(status)}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}`,
+  );
+}
+
+/** The status a parse error of llhttp (or a Node timeout) is answered with. */
+function statusOfClientError(error: NodeJS.ErrnoException): number {
+  switch (error.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return 431;
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return 408;
+    case "HPE_INVALID_TRANSFER_ENCODING":
+    case "HPE_UNEXPECTED_CONTENT_LENGTH":
+      return 400;
+    default:
+      return 400;
+  }
+}
+
+/** The largest head the limits allow, so Node's own cap never refuses a request they accept. */
+function maxHeaderSize(s: HttpSettings): number {
+  if (s.limitRequestLine === 0 || s.limitRequestFields === 0 || s.limitRequestFieldSize === 0) return 1024 * 1024;
+  return Math.max(16 * 1024, s.limitRequestLine + 2 + s.limitRequestFields * (s.limitRequestFieldSize + 2) + 2);
+}
+
+function serverOptions(s: HttpSettings): http.ServerOptions & https.ServerOptions {
+  const headersTimeout = s.headerTimeout * 1000;
+  const options: http.ServerOptions & https.ServerOptions = {
+    maxHeaderSize: maxHeaderSize(s),
+    keepAliveTimeout: s.keepAlive * 1000,
+    headersTimeout,
+    // The whole request, body included; Node requires it to be at least the head's deadline.
+    requestTimeout: s.bodyTimeout > 0 ? Math.max(s.bodyTimeout * 1000, headersTimeout) : 0,
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 4 || 1000)),
+    requireHostHeader: true,
+  };
+  if (s.tls) {
+    options.cert = fs.readFileSync(s.tls.certfile);
+    options.key = fs.readFileSync(s.tls.keyfile);
+    if (s.tls.caCerts) options.ca = fs.readFileSync(s.tls.caCerts);
+    options.requestCert = s.tls.certReqs !== "none";
+    options.rejectUnauthorized = s.tls.certReqs === "required";
+    if (s.tls.ciphers) options.ciphers = s.tls.ciphers;
+    options.minVersion = "TLSv1.2";
+  }
+  return options;
+}
+
+function listen(server: net.Server, listener: ServeListener, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    const done = () => {
+      server.off("error", reject);
+      resolve();
+    };
+    if (listener.kind === "fd") server.listen({ fd: listener.fd, backlog }, done);
+    // Deno's node:net takes Node 22's reusePort.
+    else server.listen({ host: listener.host, port: listener.port, backlog, reusePort: true } as net.ListenOptions, done);
+  });
+}
+
+/** Serves `handler` on each listener with node:http; one server per listener. */
+export async function serveNodeHttp(
+  handler: FetchHandler,
+  listeners: readonly ServeListener[],
+  options: ServeOptions,
+): Promise<HttpServer> {
+  const settings = options.policy.settings;
+  const bridge = getRequestListener(
+    (request, env) => {
+      const incoming = env.incoming as http.IncomingMessage;
+      return handler(request, new NodeConnInfo(incoming, env.outgoing as http.ServerResponse, heads.get(incoming)!));
+    },
+    { overrideGlobalObjects: true },
+  );
+  const heads = new WeakMap<http.IncomingMessage, WireHead>();
+  const refused = new WeakSet<net.Socket>();
+  const refuse = (res: http.ServerResponse, rejection: Rejection, socket: net.Socket) => {
+    refused.add(socket);
+    options.onRefused(rejection, socket.remoteAddress ?? "unix");
+    const body = `${reasonPhrase(rejection.status)}\n`;
+    res.writeHead(rejection.status, {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(body.length),
+      connection: "close",
+    });
+    res.end(body);
+  };
+  const check = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    const socket = req.socket;
+    if (refused.has(socket)) {
+      socket.destroy();
+      return false;
+    }
+    const head: WireHead = { method: req.method!, target: req.url!, version: req.httpVersion, rawHeaders: req.rawHeaders };
+    const rejection = options.policy.checkWire(head);
+    if (rejection) {
+      refuse(res, rejection, socket);
+      return false;
+    }
+    heads.set(req, head);
+    // The bridge builds the URL from Host and the target: an HTTP/1.0 request may lack the one,
+    // OPTIONS the other ("*" reaches the app as "/*", as Deno.serve gives it).
+    if (req.headers.host === undefined) req.headers.host = `${socket.localAddress ?? "localhost"}:${socket.localPort ?? ""}`;
+    if (req.url === "*") req.url = "/*";
+    return true;
+  };
+  const sockets = new Set<HttpSocket>();
+  // No per-request bookkeeping while serving: the drain reads Node's own socket state instead.
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (check(req, res)) void bridge(req, res);
+  };
+  const onDrainingRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.shouldKeepAlive = false;
+    if (check(req, res)) void bridge(req, res);
+  };
+
+  const servers: http.Server[] = [];
+  for (const listener of listeners) {
+    const server = settings.tls
+      ? https.createServer(serverOptions(settings), onRequest)
+      : http.createServer(serverOptions(settings), onRequest);
+    server.maxConnections = settings.workerConnections;
+    // A TLS server's requests run on the TLS socket, not the TCP one under it.
+    server.on(settings.tls ? "secureConnection" : "connection", (socket: HttpSocket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
+    if (settings.proxyProtocol !== "off" && !settings.tls) {
+      acceptProxyHeader(server, settings, (socket, error) => {
+        options.onRefused({ status: 400, reason: error }, socket.remoteAddress ?? "unix");
+        answerAndClose(socket, 400);
+      });
+    }
+    // Node hands CONNECT to a "connect" listener, or drops the socket without a word.
+    server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
+      options.onRefused({ status: 501, reason: "CONNECT is not supported" }, socket.remoteAddress ?? "unix");
+      answerAndClose(socket, 501);
+    });
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: net.Socket) => {
+      options.onError(error);
+      if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
+      // The bytes after a refused request (its body) are not parsed as anything: the refusal stands alone.
+      if (refused.has(socket)) return void socket.end();
+      answerAndClose(socket, statusOfClientError(error));
+    });
+    await listen(server, listener, options.backlog);
+    servers.push(server);
+  }
+
+  return {
+    drain() {
+      for (const server of servers) {
+        server.off("request", onRequest);
+        server.on("request", onDrainingRequest);
+      }
+      for (const socket of sockets) {
+        const res = socket._httpMessage;
+        if (res && !res.headersSent) res.shouldKeepAlive = false;
+      }
+      // net.Server#close stops accepting; http.Server#close would also drop idle
+      // keep-alive sockets at once, racing clients that are sending on them.
+      const closed = servers.map((server) =>
+        new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
+      );
+      // A socket is closed once it has been idle, and has read nothing, for a whole poll:
+      // a client that sends its next request meanwhile gets it answered with Connection: close.
+      const lastRead = new Map<HttpSocket, number>();
+      return new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          for (const socket of sockets) {
+            const idle = !socket._httpMessage;
+            if (idle && lastRead.get(socket) === socket.bytesRead) socket.destroy();
+            else lastRead.set(socket, idle ? socket.bytesRead : -1);
+          }
+          if (sockets.size === 0) {
+            clearInterval(poll);
+            void Promise.all(closed).then(() => resolve());
+          }
+        }, DRAIN_POLL_MS);
+      });
+    },
+  };
+}

@@ -1,0 +1,401 @@
+/**
+ * The HTTP policy every engine enforces before the app runs: Gunicorn's request
+ * limits, strict framing and Host rules, and the trusted-proxy headers.
+ *
+ * Engines that see the request as it came on the wire (the node:http engine)
+ * call {@linkcode RequestPolicy.checkWire} with the raw head before building a
+ * Request; the native engines (Bun.serve, Deno.serve) parse the wire
+ * themselves, so {@linkcode RequestPolicy.wrap} checks what their Request
+ * shows. Either way a rejection is answered with `Connection: close` and
+ * nothing else on that connection reaches the app.
+ */
+import type { ConnInfo, FetchHandler, WireHead } from "../runtime.ts";
+import { IpSet } from "./ip.ts";
+
+/** The HTTP settings a worker serves with (from the settings table). */
+export interface HttpSettings {
+  /** Which HTTP server serves: the runtime's own, or node:http. */
+  readonly engine: "native" | "node";
+  readonly keepAlive: number;
+  readonly headerTimeout: number;
+  readonly bodyTimeout: number;
+  readonly workerConnections: number;
+  readonly limitRequestLine: number;
+  readonly limitRequestFields: number;
+  readonly limitRequestFieldSize: number;
+  readonly limitRequestBody: number;
+  readonly forwardedAllowIps: readonly string[];
+  readonly secureSchemeHeaders: Readonly<Record<string, string>>;
+  readonly proxyProtocol: "off" | "v1" | "v2" | "auto";
+  readonly proxyAllowFrom: readonly string[];
+  readonly tls: TlsFiles | null;
+}
+
+/** TLS material as paths; each engine reads the files itself. */
+export interface TlsFiles {
+  readonly certfile: string;
+  readonly keyfile: string;
+  readonly caCerts: string | null;
+  readonly certReqs: "none" | "optional" | "required";
+  readonly ciphers: string | null;
+}
+
+/** Why a request is refused, before the app sees it. */
+export interface Rejection {
+  readonly status: number;
+  readonly reason: string;
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  505: "HTTP Version Not Supported",
+};
+
+/** The status line's reason phrase for a rejection status. */
+export function reasonPhrase(status: number): string {
+  return REASONS[status] ?? "Bad Request";
+}
+
+/** The response of a rejection: short, plain, and the last on its connection. */
+export function rejectionResponse(rejection: Rejection): Response {
+  return new Response(`${reasonPhrase(rejection.status)}\n`, {
+    status: rejection.status,
+    headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+  });
+}
+
+/** Thrown into the app's body stream when a chunked body outgrows --limit-request-body. */
+export class BodyLimitError extends Error {
+  constructor(limit: number) {
+    super(`The request body is larger than --limit-request-body (${limit} bytes)`);
+    this.name = "BodyLimitError";
+  }
+}
+
+/** What one pass over the header fields found. */
+interface Fields {
+  count: number;
+  /** The longest field line (name, colon, space, value), in bytes as the runtime counts chars. */
+  longest: number;
+  hosts: number;
+  host: string | null;
+  lengths: number;
+  length: string | null;
+  transferEncoding: string | null;
+  /** A value holding a control character (the native engines' parsers let some through). */
+  control: boolean;
+  forwardedFor: string | null;
+  forwarded: string | null;
+  /** Secure-scheme header values, by lower-case name. */
+  scheme: Map<string, string> | null;
+}
+
+// Host: a reg-name or IPv4 (no comma: merged duplicates show one), or an IPv6 literal; then a port.
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(?::\d{0,5})?$/;
+const DIGITS = /^\d+$/;
+// RFC 9110 field-value: no CTL but HTAB (obs-text allowed).
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const ABSOLUTE = /^https?:\/\/[^/?#]/i;
+const CODINGS = new Set(["gzip", "deflate", "compress", "x-gzip", "x-compress"]);
+
+/** The policy of one worker, built once from its settings. */
+export class RequestPolicy {
+  readonly settings: HttpSettings;
+  readonly #trusted: IpSet;
+  readonly #schemeHeaders: ReadonlyMap<string, string>;
+  /** Connections (an engine's identity for one) on which a request was refused. */
+  readonly #refused = new Set<unknown>();
+
+  constructor(settings: HttpSettings) {
+    this.settings = settings;
+    this.#trusted = new IpSet(settings.forwardedAllowIps);
+    this.#schemeHeaders = new Map(
+      Object.entries(settings.secureSchemeHeaders).map(([name, value]) => [name.toLowerCase(), value.toLowerCase()]),
+    );
+  }
+
+  /** Checks a head as it came on the wire (the node:http engine), before any Request is built. */
+  checkWire(head: WireHead): Rejection | undefined {
+    const { version, target, method } = head;
+    if (version !== "1.1" && version !== "1.0") {
+      return { status: version.startsWith("0.") ? 400 : 505, reason: `HTTP/${version} is not supported` };
+    }
+    if (target.charCodeAt(0) !== 47 /* / */) {
+      if (target === "*") {
+        if (method !== "OPTIONS") return { status: 400, reason: `"*" is a target only for OPTIONS, not ${method}` };
+      } else if (method !== "CONNECT" && !ABSOLUTE.test(target)) {
+        return { status: 400, reason: "the request target is neither a path nor an absolute URL" };
+      }
+    }
+    const fields = this.#scanRaw(head.rawHeaders);
+    head.fields = fields;
+    return this.#judge(method, target, version, fields);
+  }
+
+  /**
+   * Wraps the (guarded) app: checks what a native engine's Request shows, applies the
+   * trusted-proxy headers, and bounds a chunked body. Engines that called checkWire pass
+   * their head in `info.head` and are not checked twice.
+   */
+  wrap(handler: FetchHandler): FetchHandler {
+    const limit = this.settings.limitRequestBody;
+    const refused = this.#refused;
+    return (request, info) => {
+      let fields = info.head?.fields as Fields | undefined;
+      if (fields === undefined) {
+        if (refused.size !== 0 && info.connection !== undefined && refused.has(info.connection)) {
+          return rejectionResponse({ status: 400, reason: "an earlier request on this connection was refused" });
+        }
+        fields = this.#scanHeaders(request.headers);
+        const url = request.url;
+        const rejection = this.#judge(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2)), null, fields);
+        if (rejection) return this.#refuse(rejection, info);
+      }
+      if ((fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) &&
+        (info.remoteAddr.transport === "unix" || this.#trusted.has(info.remoteAddr.hostname))) {
+        const forwarded = this.#forwarded(request, info, fields);
+        if ("status" in forwarded) return this.#refuse(forwarded, info);
+        request = forwarded.request;
+        info = forwarded.info;
+      }
+      if (limit > 0 && fields.transferEncoding !== null && request.body !== null) {
+        return this.#bounded(handler, request, info, limit);
+      }
+      return handler(request, info);
+    };
+  }
+
+  #refuse(rejection: Rejection, info: ConnInfo): Response {
+    const connection = info.connection;
+    if (connection !== undefined) {
+      this.#refused.add(connection);
+      // Long enough for the connection to close; a client port is not reused that soon.
+      setTimeout(() => this.#refused.delete(connection), 10_000);
+    }
+    return rejectionResponse(rejection);
+  }
+
+  #scanRaw(raw: readonly string[]): Fields {
+    const fields = emptyFields(raw.length >> 1);
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const value = raw[i + 1]!;
+      const size = name.length + value.length + 2;
+      if (size > fields.longest) fields.longest = size;
+      this.#field(fields, name.toLowerCase(), value);
+    }
+    return fields;
+  }
+
+  #scanHeaders(headers: Headers): Fields {
+    const fields = emptyFields(0);
+    headers.forEach((value, name) => {
+      fields.count++;
+      const size = name.length + value.length + 2;
+      if (size > fields.longest) fields.longest = size;
+      if (!fields.control && CONTROL.test(value)) fields.control = true;
+      this.#field(fields, name, value);
+    });
+    return fields;
+  }
+
+  #field(fields: Fields, name: string, value: string): void {
+    switch (name) {
+      case "host":
+        fields.hosts++;
+        fields.host = value;
+        return;
+      case "content-length":
+        fields.lengths++;
+        fields.length = value;
+        return;
+      case "transfer-encoding":
+        fields.transferEncoding = fields.transferEncoding === null ? value : `${fields.transferEncoding}, ${value}`;
+        return;
+      case "x-forwarded-for":
+        fields.forwardedFor = fields.forwardedFor === null ? value : `${fields.forwardedFor}, ${value}`;
+        return;
+      case "forwarded":
+        fields.forwarded = fields.forwarded === null ? value : `${fields.forwarded}, ${value}`;
+        return;
+    }
+    if (this.#schemeHeaders.has(name)) (fields.scheme ??= new Map()).set(name, value);
+  }
+
+  #judge(method: string, target: string, version: string | null, fields: Fields): Rejection | undefined {
+    const s = this.settings;
+    if (method === "CONNECT") return { status: 501, reason: "CONNECT is not supported" };
+    if (s.limitRequestLine > 0 && method.length + target.length + 10 > s.limitRequestLine) {
+      return { status: 414, reason: `the request line is longer than --limit-request-line (${s.limitRequestLine})` };
+    }
+    if (s.limitRequestFields > 0 && fields.count > s.limitRequestFields) {
+      return { status: 431, reason: `more than --limit-request-fields (${s.limitRequestFields}) header fields` };
+    }
+    if (s.limitRequestFieldSize > 0 && fields.longest > s.limitRequestFieldSize) {
+      return { status: 431, reason: `a header field is longer than --limit-request-field-size (${s.limitRequestFieldSize})` };
+    }
+    if (fields.control) return { status: 400, reason: "a header value holds a control character" };
+    if (fields.host === null) {
+      // The native engines hide the version: Host is required of every request there.
+      if (version !== "1.0") return { status: 400, reason: "HTTP/1.1 requires a Host header" };
+    } else if (fields.hosts > 1 || !HOST.test(fields.host)) {
+      return { status: 400, reason: fields.hosts > 1 ? "more than one Host header" : "an invalid Host header" };
+    }
+    if (fields.transferEncoding !== null) {
+      if (fields.length !== null) return { status: 400, reason: "both Content-Length and Transfer-Encoding" };
+      if (version === "1.0") return { status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request" };
+      const codings = fields.transferEncoding.toLowerCase().split(",");
+      for (let i = 0; i < codings.length; i++) {
+        const coding = codings[i]!.trim();
+        if (coding === "chunked") {
+          if (i !== codings.length - 1) return { status: 400, reason: "chunked is not the last transfer coding" };
+        } else if (!CODINGS.has(coding)) {
+          return { status: 501, reason: `the transfer coding "${coding}" is not supported` };
+        } else if (i === codings.length - 1) {
+          return { status: 400, reason: "the last transfer coding is not chunked" };
+        }
+      }
+    } else if (fields.length !== null) {
+      if (fields.lengths > 1 || !DIGITS.test(fields.length)) return { status: 400, reason: "an invalid Content-Length" };
+      if (s.limitRequestBody > 0 && Number(fields.length) > s.limitRequestBody) {
+        return { status: 413, reason: `the body is larger than --limit-request-body (${s.limitRequestBody})` };
+      }
+    }
+    return undefined;
+  }
+
+  /** The scheme and client a trusted proxy reports, or the conflict that makes the request a 400. */
+  #forwarded(request: Request, info: ConnInfo, fields: Fields): Rejection | { request: Request; info: ConnInfo } {
+    let secure: boolean | undefined;
+    const vote = (value: boolean): boolean => {
+      if (secure !== undefined && secure !== value) return false;
+      secure = value;
+      return true;
+    };
+    if (fields.scheme !== null) {
+      for (const [name, value] of fields.scheme) {
+        if (!vote(value.trim().toLowerCase() === this.#schemeHeaders.get(name))) {
+          return { status: 400, reason: "the proxy's scheme headers contradict each other" };
+        }
+      }
+    }
+    let clients: string[] = [];
+    if (fields.forwarded !== null) {
+      const parsed = parseForwarded(fields.forwarded);
+      if (parsed === undefined) return { status: 400, reason: "an invalid Forwarded header" };
+      for (const proto of parsed.protos) {
+        if (!vote(proto === "https")) return { status: 400, reason: "the proxy's scheme headers contradict each other" };
+      }
+      clients = parsed.clients;
+    } else if (fields.forwardedFor !== null) {
+      clients = fields.forwardedFor.split(",").map((part) => part.trim()).filter((part) => part !== "");
+    }
+    // The nearest address that is not a trusted proxy is the client; a chain of proxies only, the first.
+    let client: string | undefined;
+    for (let i = clients.length - 1; i >= 0; i--) {
+      client = clients[i];
+      if (!this.#trusted.has(client!)) break;
+    }
+    let result = request;
+    if (secure !== undefined) {
+      const url = request.url;
+      const https = url.startsWith("https:");
+      if (secure !== https) result = withUrl(request, (secure ? "https" : "http") + url.slice(url.indexOf(":")));
+    }
+    if (client === undefined) return { request: result, info };
+    const hostname = client;
+    const proxied: ConnInfo = {
+      remoteAddr: { transport: "tcp", hostname, port: 0 },
+      connection: info.connection,
+      proxy: info.remoteAddr,
+    };
+    return { request: result, info: proxied };
+  }
+
+  #bounded(handler: FetchHandler, request: Request, info: ConnInfo, limit: number): Promise<Response> {
+    let seen = 0;
+    let over = false;
+    const counted = request.body!.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > limit) {
+            over = true;
+            controller.error(new BodyLimitError(limit));
+          } else controller.enqueue(chunk);
+        },
+      }),
+    );
+    const bounded = new Request(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: counted,
+      signal: request.signal,
+      duplex: "half",
+    } as RequestInit);
+    return Promise.resolve(handler(bounded, info)).then((response) =>
+      over ? this.#refuse({ status: 413, reason: "body too large" }, info) : response
+    );
+  }
+}
+
+function emptyFields(count: number): Fields {
+  return {
+    count,
+    longest: 0,
+    hosts: 0,
+    host: null,
+    lengths: 0,
+    length: null,
+    transferEncoding: null,
+    control: false,
+    forwardedFor: null,
+    forwarded: null,
+    scheme: null,
+  };
+}
+
+/** A copy of `request` at another URL (the scheme a proxy reported). */
+function withUrl(request: Request, url: string): Request {
+  const init: RequestInit & { duplex?: string } = { method: request.method, headers: request.headers, signal: request.signal };
+  if (request.body !== null) {
+    init.body = request.body;
+    init.duplex = "half";
+  }
+  return new Request(url, init);
+}
+
+/** RFC 7239 `Forwarded`: the for= addresses and proto= values, in order; undefined when malformed. */
+export function parseForwarded(value: string): { clients: string[]; protos: string[] } | undefined {
+  const clients: string[] = [];
+  const protos: string[] = [];
+  for (const element of value.split(",")) {
+    for (const pair of element.split(";")) {
+      const text = pair.trim();
+      if (text === "") continue;
+      const eq = text.indexOf("=");
+      if (eq <= 0) return undefined;
+      const key = text.slice(0, eq).trim().toLowerCase();
+      let item = text.slice(eq + 1).trim();
+      if (item.startsWith('"')) {
+        if (!item.endsWith('"') || item.length < 2) return undefined;
+        item = item.slice(1, -1);
+      }
+      if (key === "for") {
+        // "[v6]:port", "v4:port", "_hidden" or "unknown".
+        let address = item;
+        if (address.startsWith("[")) address = address.slice(1, address.indexOf("]"));
+        else if (address.split(":").length === 2) address = address.slice(0, address.indexOf(":"));
+        clients.push(address);
+      } else if (key === "proto") {
+        protos.push(item.toLowerCase());
+      }
+    }
+  }
+  return { clients, protos };
+}
