@@ -37,6 +37,8 @@ export interface Capabilities {
   readonly engines: Readonly<Partial<Record<Engine, string>>>;
   /** The engine `--engine auto` picks. */
   readonly defaultEngine: Engine;
+  /** Which TLS settings the runtime's TLS stack honours (Deno's rustls takes neither). */
+  readonly tls: { readonly ciphers: boolean; readonly clientCertificates: boolean };
   /** What an engine does not enforce, warned of at start-up when it is chosen. */
   readonly engineNotes?: Readonly<Partial<Record<Engine, string>>>;
 }

@@ -19,6 +19,7 @@ export const runtime: Runtime = {
     sharedListeners: false,
     reusePort: true,
     engines: { native: "Bun.serve" },
+    tls: { ciphers: true, clientCertificates: true },
     defaultEngine: "native",
     engineNotes: {
       native: "Bun.serve keeps its own header deadline and body rate (about 10 s and 16 KiB/s): " +

@@ -42,6 +42,7 @@ export const runtime: Runtime = {
     sharedListeners: false,
     reusePort: true,
     engines: { node: "node:http", native: "Deno.serve" },
+    tls: { ciphers: false, clientCertificates: false },
     defaultEngine: "node",
     engineNotes: {
       native: "Deno.serve enforces no header, body or keep-alive timeout and --worker-connections does not apply: " +

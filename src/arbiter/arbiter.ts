@@ -158,7 +158,7 @@ export class Arbiter {
         "(reload, recycle, scale down); set net.ipv4.tcp_migrate_req=1 to migrate them");
     }
     // Tests read the bound address from this line.
-    for (const listener of serve) log.info(`Listening at: ${formatAddress(listener.address)} (${runtime.pid})`);
+    for (const listener of serve) log.info(`Listening at: ${formatAddress(listener.address, http.tls ? "https" : "http")} (${runtime.pid})`);
     this.#controlDir = runtime.makeTempDir("unicorn-");
     try {
       this.#control = await runtime.listenControl(`${this.#controlDir}/control.sock`, (ch) => this.#adopt(ch));

@@ -34,6 +34,14 @@ function tlsFiles(runtime: Runtime, config: Config): TlsFiles | null {
     if (text === undefined) throw usageError(`Cannot read ${flag} "${path}": check the path and its permissions`);
     if (!text.includes("-----BEGIN ")) throw usageError(`${flag} "${path}" is not a PEM file (no "-----BEGIN" line)`);
   }
+  const { tls } = runtime.capabilities;
+  if (config.certReqs !== "none" && !tls.clientCertificates) {
+    throw usageError(`Cannot use "--cert-reqs ${config.certReqs}" on ${runtime.name}: its TLS server does not ask for ` +
+      "client certificates; verify them at a proxy in front");
+  }
+  if (config.ciphers !== undefined && !tls.ciphers) {
+    throw usageError(`Cannot use "--ciphers" on ${runtime.name}: its TLS stack (rustls) has a fixed list of strong suites`);
+  }
   if (config.certReqs === "required" && config.caCerts === undefined) {
     throw usageError("--cert-reqs required needs --ca-certs: the CA that client certificates are checked against");
   }

@@ -52,10 +52,10 @@ export function parseBind(text: string): BindAddress {
 }
 
 /** `http://127.0.0.1:8000`, `http://[::1]:8000`, `unix:/run/app.sock`: how the log shows a listener. */
-export function formatAddress(address: BindAddress): string {
+export function formatAddress(address: BindAddress, scheme: "http" | "https" = "http"): string {
   switch (address.kind) {
     case "tcp":
-      return `http://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
+      return `${scheme}://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}`;
     case "unix":
       return `unix:${address.path}`;
     case "fd":

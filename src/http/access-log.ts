@@ -136,7 +136,9 @@ export function withAccessLog(
   render: (entry: AccessEntry) => string,
   write: (line: string) => void,
   pid: number,
+  onFailure: (failures: number, error: unknown) => void = () => {},
 ): FetchHandler {
+  let failures = 0;
   const log = (request: Request, info: ConnInfo, response: Response, started: Date, t0: number) => {
     const protocol = (info as { incoming?: { httpVersion?: string } }).incoming?.httpVersion;
     try {
@@ -149,8 +151,9 @@ export function withAccessLog(
         pid,
         protocol: protocol ? `HTTP/${protocol}` : "HTTP/1.1",
       }));
-    } catch {
+    } catch (error) {
       // A full disk or a closed pipe loses the line, never the request.
+      onFailure(++failures, error);
     }
     return response;
   };

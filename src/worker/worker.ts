@@ -168,7 +168,10 @@ export async function runWorker(runtime: Runtime): Promise<void> {
       accessFile = file;
       write = (line) => file.write(line);
     }
-    serving = withAccessLog(serving, compileAccessFormat(spec.accessLogFormat, runtime.env()), write, runtime.pid);
+    serving = withAccessLog(serving, compileAccessFormat(spec.accessLogFormat, runtime.env()), write, runtime.pid, (n, error) => {
+      // Said on the 1st, 10th, 100th... failure: a full disk must not flood the error log as well.
+      if (Number.isInteger(Math.log10(n))) log.warning(`Cannot write the access log (${n} lines lost so far): ${messageOf(error)}`);
+    });
   }
   try {
     server = await runtime.serve(serving, spec.listeners, {

@@ -35,6 +35,7 @@ export class FakeRuntime implements Runtime {
     reusePort: true,
     engines: { node: "fake node:http", native: "fake native" },
     defaultEngine: "node" as const,
+    tls: { ciphers: true, clientCertificates: true },
   };
   now = 100;
   nextPid = 1000;

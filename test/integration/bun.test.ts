@@ -1,3 +1,4 @@
+import { httpSuite } from "./http-suite.ts";
 import { corpusSuite } from "./corpus-suite.ts";
 import { configSuite } from "./config-suite.ts";
 import { behaviourSuite } from "./suite.ts";
@@ -7,3 +8,4 @@ behaviourSuite("bun");
 configSuite("bun");
 supervisionSuite("bun");
 corpusSuite("bun");
+httpSuite("bun");

@@ -1,3 +1,4 @@
+import { httpSuite } from "./http-suite.ts";
 import { corpusSuite } from "./corpus-suite.ts";
 import { configSuite } from "./config-suite.ts";
 import { behaviourSuite } from "./suite.ts";
@@ -7,4 +8,5 @@ behaviourSuite("deno");
 configSuite("deno");
 supervisionSuite("deno");
 corpusSuite("deno");
+httpSuite("deno");
 corpusSuite("deno", "native");

@@ -1,0 +1,277 @@
+/**
+ * HTTP hardening on the wire: timeouts, connection caps, trusted proxies, the
+ * PROXY protocol, TLS and log failures, on every runtime (where a runtime's
+ * server cannot, the test is skipped with the reason in its name).
+ */
+import fs from "node:fs";
+import https from "node:https";
+import net from "node:net";
+import tls from "node:tls";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { RawConnection, request } from "../helpers/http.ts";
+import { sendRaw } from "../helpers/raw.ts";
+import { killAll, type RuntimeName, Server } from "../helpers/server.ts";
+import { makeCerts, type TestCerts } from "../helpers/tls.ts";
+
+const portOf = (url: string) => Number(new URL(url).port);
+
+/** What the node:http engine (Node, Deno) enforces and Bun.serve does not let unicorn set. */
+const BUN_OWN_DEADLINES = "Bun.serve keeps its own header deadline and body rate";
+
+function httpsGet(url: string, options: tls.ConnectionOptions = {}): Promise<{ status: number; body: string; protocol: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { agent: false, ...options }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode!,
+          body: Buffer.concat(chunks).toString(),
+          protocol: (res.socket as tls.TLSSocket).getProtocol?.() ?? "",
+        })
+      );
+    });
+    req.on("error", reject);
+  });
+}
+
+export function httpSuite(runtime: RuntimeName): void {
+  const start = (args: string[]) => new Server(runtime, ["app.ts", "-b", "127.0.0.1:0", ...args]);
+  const nodeEngine = runtime !== "bun";
+  const onNodeEngine = nodeEngine ? test : test.skip;
+  afterEach(killAll);
+
+  describe(`${runtime}: timeouts and connection caps`, () => {
+    onNodeEngine(
+      `a client that never finishes its request head is answered 408 and closed after --header-timeout${
+        nodeEngine ? "" : ` (skipped: ${BUN_OWN_DEADLINES})`
+      }`,
+      async () => {
+        const server = start(["--header-timeout", "1"]);
+        const url = await server.ready();
+        const result = await sendRaw(portOf(url), "GET /pid HTTP/1.1\r\nHost: a\r\nX-Slow: ", 8000);
+        expect(result.closed).toBe(true);
+        expect(result.statuses).toEqual([408]);
+      },
+    );
+
+    onNodeEngine(
+      `a body that stops arriving is answered 408 after --body-timeout${nodeEngine ? "" : ` (skipped: ${BUN_OWN_DEADLINES})`}`,
+      async () => {
+        const server = start(["--header-timeout", "1", "--body-timeout", "2"]);
+        const url = await server.ready();
+        const result = await sendRaw(portOf(url), "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly a little", 10_000);
+        expect(result.closed).toBe(true);
+        expect(result.statuses).toEqual([408]);
+      },
+    );
+
+    test("an idle keep-alive connection is closed after --keep-alive", async () => {
+      const server = start(["--keep-alive", "1"]);
+      const url = await server.ready();
+      const result = await sendRaw(portOf(url), "GET /pid HTTP/1.1\r\nHost: a\r\n\r\n", 8000);
+      expect(result.statuses).toEqual([200]);
+      expect(result.closed, "closed by the server before the client's deadline").toBe(true);
+    });
+
+    onNodeEngine(
+      `--worker-connections caps a worker's open connections; it serves again once some close${
+        nodeEngine ? "" : " (skipped: Bun.serve has no connection cap)"
+      }`,
+      async () => {
+        const server = start(["--worker-connections", "2", "-w", "1"]);
+        const url = await server.ready();
+        const port = portOf(url);
+        const held = [new RawConnection(port), new RawConnection(port)];
+        for (const connection of held) {
+          connection.send("/pid");
+          expect((await connection.read()).status).toBe(200);
+        }
+        const refused = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\n\r\n", 5000);
+        expect(refused.closed).toBe(true);
+        expect(refused.statuses).toEqual([]);
+        for (const connection of held) connection.close();
+        await Promise.all(held.map((c) => c.closed));
+        // The worker notices the closes on its own loop: retry with a deadline, not a sleep.
+        const deadline = Date.now() + 5000;
+        let served = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 2000);
+        while (served.statuses[0] !== 200 && Date.now() < deadline) {
+          served = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 2000);
+        }
+        expect(served.statuses).toEqual([200]);
+      },
+    );
+  });
+
+  describe(`${runtime}: trusted proxies`, () => {
+    test("X-Forwarded-Proto and X-Forwarded-For from a trusted peer set the URL's scheme and the client address", async () => {
+      const server = start([]);
+      const url = await server.ready();
+      const reply = await request(`${url}/echo?q=1`, {
+        headers: { "x-forwarded-proto": "https", "x-forwarded-for": "198.51.100.1, 203.0.113.7" },
+      });
+      const echo = JSON.parse(reply.body);
+      expect(echo.url).toBe(`${url.replace("http:", "https:")}/echo?q=1`);
+      expect(echo.remote).toBe("203.0.113.7");
+    });
+
+    test("Forwarded (RFC 7239) from a trusted peer sets them too", async () => {
+      const server = start([]);
+      const url = await server.ready();
+      const reply = await request(`${url}/echo`, { headers: { forwarded: 'for="[2001:db8::1]:4711";proto=https' } });
+      const echo = JSON.parse(reply.body);
+      expect(echo.url.startsWith("https://")).toBe(true);
+      expect(echo.remote).toBe("2001:db8::1");
+    });
+
+    test("contradicting scheme headers are answered 400 and never reach the app", async () => {
+      const server = start([]);
+      const url = await server.ready();
+      const reply = await request(`${url}/echo`, { headers: { "x-forwarded-proto": "https", "x-forwarded-ssl": "off" } });
+      expect(reply.status).toBe(400);
+      expect(reply.body).not.toContain("url");
+    });
+
+    test("from a peer not in --forwarded-allow-ips the headers pass through untouched", async () => {
+      const server = start(["--forwarded-allow-ips", "10.0.0.0/8"]);
+      const url = await server.ready();
+      const reply = await request(`${url}/echo`, { headers: { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.7" } });
+      const echo = JSON.parse(reply.body);
+      expect(echo.url.startsWith("http://")).toBe(true);
+      expect(echo.remote).toMatch(/127\.0\.0\.1/);
+      expect(echo.headers["x-forwarded-for"]).toBe("203.0.113.7");
+    });
+
+    test("a bad --forwarded-allow-ips exits 2 naming the entry", async () => {
+      const server = start(["--forwarded-allow-ips", "10.0.0.300"]);
+      const { code } = await server.exited();
+      expect(code).toBe(2);
+      expect(server.log).toMatch(/--forwarded-allow-ips.*"10\.0\.0\.300"/);
+    });
+  });
+
+  describe(`${runtime}: PROXY protocol`, () => {
+    const v2Header = (() => {
+      const header = Buffer.alloc(28);
+      Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]).copy(header);
+      header[12] = 0x21; // v2, PROXY
+      header[13] = 0x11; // TCP over IPv4
+      header.writeUInt16BE(12, 14);
+      Buffer.from([192, 0, 2, 44]).copy(header, 16);
+      Buffer.from([127, 0, 0, 1]).copy(header, 20);
+      header.writeUInt16BE(40000, 24);
+      header.writeUInt16BE(80, 26);
+      return header.toString("latin1");
+    })();
+    const echoRequest = "GET /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+
+    if (!nodeEngine) {
+      test("--proxy-protocol exits 2 on Bun, whose server reads the connection itself", async () => {
+        const server = start(["--proxy-protocol", "v1"]);
+        const { code } = await server.exited();
+        expect(code).toBe(2);
+        expect(server.log).toMatch(/--proxy-protocol.*Bun\.serve/);
+      });
+      return;
+    }
+
+    test("v1 and v2 headers name the client; a request without one is served as is (auto)", async () => {
+      const server = start(["--proxy-protocol", "auto"]);
+      const port = portOf(await server.ready());
+      const v1 = await sendRaw(port, `PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\n${echoRequest}`);
+      expect(JSON.parse(v1.text.slice(v1.text.indexOf("{"))).remote).toBe("203.0.113.9");
+      const v2 = await sendRaw(port, v2Header + echoRequest);
+      expect(JSON.parse(v2.text.slice(v2.text.indexOf("{"))).remote).toBe("192.0.2.44");
+      const plain = await sendRaw(port, echoRequest);
+      expect(JSON.parse(plain.text.slice(plain.text.indexOf("{"))).remote).toMatch(/127\.0\.0\.1/);
+    });
+
+    test("a malformed PROXY header, or none where one is required, is answered 400 and closed", async () => {
+      const server = start(["--proxy-protocol", "v1"]);
+      const port = portOf(await server.ready());
+      const bad = await sendRaw(port, `PROXY TCP4 192.168.0.1 192.168.0.11 65iii 100000\r\n${echoRequest}`);
+      expect(bad.statuses).toEqual([400]);
+      expect(bad.closed).toBe(true);
+      expect(bad.text).not.toContain("remote");
+      const missing = await sendRaw(port, echoRequest);
+      expect(missing.statuses).toEqual([400]);
+      expect(missing.text).not.toContain("remote");
+    });
+
+    test("a peer outside --proxy-allow-from cannot send a PROXY header", async () => {
+      const server = start(["--proxy-protocol", "v1", "--proxy-allow-from", "10.0.0.1"]);
+      const port = portOf(await server.ready());
+      const spoof = await sendRaw(port, `PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\n${echoRequest}`);
+      expect(spoof.statuses).toEqual([400]);
+      const plain = await sendRaw(port, echoRequest);
+      expect(JSON.parse(plain.text.slice(plain.text.indexOf("{"))).remote).toMatch(/127\.0\.0\.1/);
+    });
+  });
+
+  describe(`${runtime}: TLS`, () => {
+    let certs: TestCerts;
+    beforeAll(() => {
+      certs = makeCerts();
+    });
+    afterAll(() => fs.rmSync(certs.dir, { recursive: true, force: true }));
+
+    test("serves HTTPS with --certfile and --keyfile, TLS 1.2 at least", async () => {
+      const server = start(["--certfile", certs.cert, "--keyfile", certs.key]);
+      const url = (await server.ready()).replace("http:", "https:");
+      expect(url.startsWith("https://")).toBe(true);
+      const reply = await httpsGet(`${url}/echo`, { ca: fs.readFileSync(certs.ca) });
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body).url.startsWith("https://")).toBe(true);
+      expect(reply.protocol).toMatch(/TLSv1\.[23]/);
+      await expect(httpsGet(`${url}/pid`, { ca: fs.readFileSync(certs.ca), maxVersion: "TLSv1.1", minVersion: "TLSv1" }))
+        .rejects.toThrow();
+    });
+
+    if (runtime === "deno") {
+      test("--cert-reqs and --ciphers exit 2 on Deno, whose TLS stack takes neither", async () => {
+        const server = start(["--certfile", certs.cert, "--keyfile", certs.key, "--ca-certs", certs.ca, "--cert-reqs", "required"]);
+        expect((await server.exited()).code).toBe(2);
+        expect(server.log).toMatch(/--cert-reqs required.*deno/);
+      });
+    }
+    (runtime === "deno" ? test.skip : test)(`--cert-reqs required refuses a client without a certificate signed by --ca-certs${
+      runtime === "deno" ? " (skipped: Deno's TLS server does not ask for client certificates)" : ""
+    }`, async () => {
+      const server = start(["--certfile", certs.cert, "--keyfile", certs.key, "--ca-certs", certs.ca, "--cert-reqs", "required"]);
+      const url = (await server.ready()).replace("http:", "https:");
+      const ca = fs.readFileSync(certs.ca);
+      await expect(httpsGet(`${url}/pid`, { ca })).rejects.toThrow();
+      const reply = await httpsGet(`${url}/pid`, { ca, cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) });
+      expect(reply.status).toBe(200);
+    });
+
+    (runtime === "deno" ? test.skip : test)(`--ciphers limits the TLS 1.2 suites${
+      runtime === "deno" ? " (skipped: Deno's rustls has a fixed list)" : ""
+    }`, async () => {
+      const server = start(["--certfile", certs.cert, "--keyfile", certs.key, "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"]);
+      const url = (await server.ready()).replace("http:", "https:");
+      const ca = fs.readFileSync(certs.ca);
+      const tls12 = { ca, maxVersion: "TLSv1.2" as const };
+      await expect(httpsGet(`${url}/pid`, { ...tls12, ciphers: "ECDHE-RSA-AES256-GCM-SHA384" })).rejects.toThrow();
+      expect((await httpsGet(`${url}/pid`, { ...tls12, ciphers: "ECDHE-RSA-AES128-GCM-SHA256" })).status).toBe(200);
+    });
+
+    test("a missing key file exits 2 naming it", async () => {
+      const server = start(["--certfile", certs.cert, "--keyfile", `${certs.dir}/nope.key`]);
+      const { code } = await server.exited();
+      expect(code).toBe(2);
+      expect(server.log).toMatch(/--keyfile ".*nope\.key"/);
+    });
+  });
+
+  describe(`${runtime}: logging failures`, () => {
+    test("an access log on a full disk loses lines, never requests, and says so", async () => {
+      const server = start(["--access-logfile", "/dev/full"]);
+      const url = await server.ready();
+      const replies = await Promise.all(Array.from({ length: 20 }, () => request(`${url}/pid`)));
+      expect(replies.every((r) => r.status === 200)).toBe(true);
+      expect(new Set(replies.map((r) => r.body)).size).toBe(1);
+      await server.waitFor(/Cannot write the access log/);
+    });
+  });
+}
