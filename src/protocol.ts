@@ -11,6 +11,8 @@ export type Message =
   | { type: "heartbeat"; requests: number; rss: number }
   /** The worker reached its --max-requests and asks to be replaced. */
   | { type: "recycle"; requests: number }
+  /** The worker's server stopped accepting (descriptors ran out, on an engine that does not recover). */
+  | { type: "stuck"; reason: string }
   /** The worker has stopped accepting and is finishing its requests. */
   | { type: "draining" }
   /** From the arbiter: stop gracefully. */

@@ -37,6 +37,8 @@ export interface Capabilities {
   readonly engines: Readonly<Partial<Record<Engine, string>>>;
   /** The engine `--engine auto` picks. */
   readonly defaultEngine: Engine;
+  /** Whether a worker's server goes on accepting once descriptors are free again after running out. */
+  readonly acceptSurvivesEmfile: boolean;
   /** Which TLS settings the runtime's TLS stack honours (Deno's rustls takes neither). */
   readonly tls: { readonly ciphers: boolean; readonly clientCertificates: boolean };
   /** What an engine does not enforce, warned of at start-up when it is chosen. */
@@ -101,6 +103,8 @@ export interface HttpServer {
    * connection is left.
    */
   drain(): Promise<void>;
+  /** Connections accepted so far, where the engine counts them (to tell a stalled accept loop from an idle one). */
+  accepted?(): number;
 }
 
 /** What a worker's server is told besides its listeners. */
@@ -148,6 +152,8 @@ export interface SpawnSpec {
   readonly env: Readonly<Record<string, string>>;
   /** Descriptors the child gets as fds 3, 4, ...; in order. */
   readonly fds: readonly number[];
+  /** A file the worker's stdout and stderr append to (`--capture-output`), instead of the arbiter's. */
+  readonly output?: string;
   /** The user and group to run the worker as (`--user`, `--group`). */
   readonly uid?: number;
   readonly gid?: number;
@@ -182,8 +188,14 @@ export interface Runtime {
   kill(pid: number, signal: SignalName | 0): boolean;
   /** The parent process's pid: a worker whose arbiter died sees it change. */
   parentPid(): number;
-  /** This process's resident memory, in bytes. */
+  /** This process's resident memory, in bytes (the last figure known when it cannot be read). */
   memoryRss(): number;
+  /** The soft limit on open descriptors (RLIMIT_NOFILE), when known. */
+  openFileLimit(): number | undefined;
+  /** Whether this process has run out of descriptors right now (opening one fails with EMFILE or ENFILE). */
+  descriptorsExhausted(): boolean;
+  /** Connections waiting in the kernel for this process's listening sockets to accept them, when known. */
+  acceptQueue(): number | undefined;
   /** Seconds since some fixed point, never going backwards. */
   monotonic(): number;
 

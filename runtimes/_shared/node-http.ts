@@ -178,13 +178,22 @@ export async function serveNodeHttp(
   };
 
   const servers: http.Server[] = [];
+  let open = 0;
+  let accepted = 0;
   for (const listener of listeners) {
     const server = settings.tls
       ? https.createServer(serverOptions(settings), onRequest)
       : http.createServer(serverOptions(settings), onRequest);
-    server.maxConnections = settings.workerConnections;
+    // The cap is kept here rather than by server.maxConnections, which Deno's node:net ignores.
+    server.on("connection", (socket: net.Socket) => {
+      accepted++;
+      if (open >= settings.workerConnections) return void socket.destroy();
+      open++;
+      socket.once("close", () => open--);
+    });
     // A TLS server's requests run on the TLS socket, not the TCP one under it.
     server.on(settings.tls ? "secureConnection" : "connection", (socket: HttpSocket) => {
+      if (socket.destroyed) return;
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
     });
@@ -211,6 +220,7 @@ export async function serveNodeHttp(
   }
 
   return {
+    accepted: () => accepted,
     drain() {
       for (const server of servers) {
         server.off("request", onRequest);

@@ -31,6 +31,9 @@ export type CommonParts = Pick<
   | "writeTextFile"
   | "openLogFile"
   | "memoryRss"
+  | "openFileLimit"
+  | "descriptorsExhausted"
+  | "acceptQueue"
   | "parentPid"
   | "chown"
   | "setUmask"
@@ -72,6 +75,8 @@ function notify(fields: readonly string[], onError: (error: unknown) => void): v
 }
 
 /** Builds the parts of the port that are the same on every runtime. */
+let lastRss = 0;
+
 export function commonParts(): CommonParts {
   return {
     pid: process.pid,
@@ -112,7 +117,59 @@ export function commonParts(): CommonParts {
     setUmask: (mask) => void process.umask(mask),
     notify,
     openLogFile,
-    memoryRss: () => process.memoryUsage.rss(),
+    memoryRss() {
+      // Reads /proc: with every descriptor taken (EMFILE) it throws; the last figure stands in.
+      try {
+        lastRss = process.memoryUsage.rss();
+      } catch {
+        // keep the last one
+      }
+      return lastRss;
+    },
+    acceptQueue() {
+      // The kernel's accept queue of this process's listening sockets: rx_queue of its LISTEN (0A) lines.
+      try {
+        const inodes = new Set<string>();
+        for (const fd of fs.readdirSync("/proc/self/fd")) {
+          try {
+            const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+            if (link.startsWith("socket:[")) inodes.add(link.slice(8, -1));
+          } catch {
+            // closed meanwhile
+          }
+        }
+        let queued = 0;
+        for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+          const lines = fs.readFileSync(table, "utf8").split("\n");
+          for (let i = 1; i < lines.length; i++) {
+            const fields = lines[i]!.trim().split(/\s+/);
+            if (fields[3] !== "0A" || !inodes.has(fields[9]!)) continue;
+            queued += parseInt(fields[4]!.split(":")[1]!, 16);
+          }
+        }
+        return queued;
+      } catch {
+        return undefined;
+      }
+    },
+    descriptorsExhausted() {
+      try {
+        fs.closeSync(fs.openSync("/dev/null", "r"));
+        return false;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        return code === "EMFILE" || code === "ENFILE";
+      }
+    },
+    openFileLimit() {
+      try {
+        const line = fs.readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+        const soft = line?.split(/\s{2,}/)[1];
+        return soft === undefined || soft === "unlimited" ? undefined : Number(soft);
+      } catch {
+        return undefined;
+      }
+    },
     parentPid: () => process.ppid,
     readTextFile(target) {
       try {
@@ -126,13 +183,20 @@ export function commonParts(): CommonParts {
 
 /** Starts `command` as a worker, in its own session so a terminal's ^C reaches only the arbiter. */
 export function spawnWorker(command: readonly string[], spec: SpawnSpec): WorkerProcess {
-  const child = spawn(command[0]!, command.slice(1), {
-    env: spec.env,
-    stdio: ["ignore", "inherit", "inherit", ...spec.fds],
-    detached: true,
-    uid: spec.uid,
-    gid: spec.gid,
-  });
+  // --capture-output: the worker's stdout and stderr append to the error log file.
+  const output = spec.output === undefined ? "inherit" : fs.openSync(spec.output, "a");
+  let child;
+  try {
+    child = spawn(command[0]!, command.slice(1), {
+      env: spec.env,
+      stdio: ["ignore", output, output, ...spec.fds],
+      detached: true,
+      uid: spec.uid,
+      gid: spec.gid,
+    });
+  } finally {
+    if (typeof output === "number") fs.closeSync(output);
+  }
   if (child.pid === undefined) throw new Error(`cannot start "${command[0]}"`);
   const pid = child.pid;
   let exited: [number | null, string | null] | undefined;

@@ -19,6 +19,7 @@ export const runtime: Runtime = {
     sharedListeners: false,
     reusePort: true,
     engines: { native: "Bun.serve" },
+    acceptSurvivesEmfile: true,
     tls: { ciphers: true, clientCertificates: true },
     defaultEngine: "native",
     engineNotes: {

@@ -42,6 +42,7 @@ export const runtime: Runtime = {
     sharedListeners: false,
     reusePort: true,
     engines: { node: "node:http", native: "Deno.serve" },
+    acceptSurvivesEmfile: false,
     tls: { ciphers: false, clientCertificates: false },
     defaultEngine: "node",
     engineNotes: {

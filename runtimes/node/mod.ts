@@ -45,6 +45,7 @@ export const runtime: Runtime = {
     sharedListeners: true,
     reusePort: false,
     engines: { node: "node:http" },
+    acceptSurvivesEmfile: true,
     tls: { ciphers: true, clientCertificates: true },
     defaultEngine: "node",
   },

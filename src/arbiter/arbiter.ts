@@ -646,6 +646,9 @@ export class Arbiter {
           .filter((m): m is string => m !== undefined),
         env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
         fds: listeners.bound.map((l) => l.fd),
+        output: config.captureOutput && config.errorLog !== "-"
+          ? this.runtime.resolvePath(this.runtime.cwd(), config.errorLog)
+          : undefined,
         uid: this.#ids.uid,
         gid: this.#ids.gid,
       });
@@ -699,6 +702,8 @@ export class Arbiter {
       case "recycle":
         worker.requests = message.requests;
         return this.#replace(worker, "max-requests", `served ${message.requests} requests (--max-requests)`);
+      case "stuck":
+        return this.#replace(worker, "stuck", message.reason);
       case "draining":
         worker.state = "retiring";
         return;

@@ -5,7 +5,7 @@ import type { Channel, WorkerProcess } from "../runtime.ts";
 export type WorkerState = "booting" | "serving" | "retiring";
 
 /** Why a worker is to be replaced once a younger one serves. */
-export type ReplaceReason = "reload" | "max-requests" | "memory";
+export type ReplaceReason = "reload" | "max-requests" | "memory" | "stuck";
 
 export class WorkerHandle {
   /** Spawn number, increasing: a larger id is a younger worker. */

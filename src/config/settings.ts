@@ -600,9 +600,8 @@ export const SETTINGS: readonly Setting[] = [
     name: "captureOutput",
     section: "Logging",
     flags: ["--capture-output"],
-    doc: "Send the app's console output to the error log.",
+    doc: "Send the workers' standard output and error (the app's console) to the --error-logfile file.",
     default: false,
-    active: false,
   }),
   define(TEXT, {
     name: "procName",

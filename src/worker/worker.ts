@@ -7,7 +7,7 @@ import { loadConfigFile } from "../config/file.ts";
 import { callHook, callHookStrict, type Hooks, type WorkerInfo } from "../config/hooks.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import { guardApp } from "../http/app-handler.ts";
-import { RequestPolicy } from "../http/policy.ts";
+import { type HttpSettings, RequestPolicy } from "../http/policy.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import { withRequestTimeout } from "../http/request-timeout.ts";
@@ -20,6 +20,63 @@ import { loadApp, toHandler } from "./app-loader.ts";
 export function heartbeatInterval(timeoutSeconds: number): number {
   if (timeoutSeconds <= 0) return 1000;
   return Math.max(50, Math.min(1000, (timeoutSeconds * 1000) / 4));
+}
+
+/** Descriptors a worker keeps for itself (stdio, event loop, control socket, listeners, logs, files the app opens). */
+const FD_RESERVE = 64;
+
+/**
+ * Keeps --worker-connections below the open-file limit, so a flood of connections is refused
+ * by the cap (closed at once) instead of exhausting descriptors: some engines stop accepting
+ * for good on EMFILE (Deno's node:net) or spin (Bun).
+ */
+function capConnections(http: HttpSettings, runtime: Runtime, log: Logger): HttpSettings {
+  const limit = runtime.openFileLimit();
+  if (limit === undefined || http.workerConnections <= limit - FD_RESERVE) return http;
+  const cap = Math.max(1, limit - FD_RESERVE);
+  log.info(`--worker-connections ${http.workerConnections} is more than the open-file limit (${limit}) leaves; ` +
+    `capping at ${cap} (raise the limit with ulimit -n or systemd's LimitNOFILE=)`);
+  return { ...http, workerConnections: cap };
+}
+
+/** Ticks in a row with connections queued and none accepted before the accept loop counts as stalled. */
+const STALLED_TICKS = 3;
+
+/**
+ * Watches for running out of descriptors, and, on engines whose accept loop dies on EMFILE
+ * (Deno's node:net), for an accept loop that has stopped: connections wait in the kernel's
+ * queue and none is accepted, tick after tick. Then the worker asks to be replaced: it
+ * finishes its connections while a fresh worker accepts new ones.
+ */
+function acceptWatch(runtime: Runtime, server: HttpServer, log: Logger, onStuck: (reason: string) => void): () => void {
+  let exhausted = false;
+  let stuck = false;
+  let lastAccepted = -1;
+  let stalled = 0;
+  return () => {
+    if (runtime.descriptorsExhausted()) {
+      if (!exhausted) log.warning("Out of file descriptors: new connections wait until some close");
+      exhausted = true;
+    } else if (exhausted) {
+      exhausted = false;
+      log.info("File descriptors are free again");
+    }
+    if (runtime.capabilities.acceptSurvivesEmfile || stuck || !server.accepted) return;
+    const accepted = server.accepted();
+    // Accepting: the loop is alive. Only an unchanged count is worth a look at the kernel's queue.
+    if (accepted !== lastAccepted) {
+      lastAccepted = accepted;
+      stalled = 0;
+      return;
+    }
+    stalled = (runtime.acceptQueue() ?? 0) > 0 ? stalled + 1 : 0;
+    if (stalled >= STALLED_TICKS) {
+      stuck = true;
+      log.error("The server stopped accepting connections (its accept loop died, as when descriptors ran out); " +
+        "asking for a replacement");
+      onStuck("stopped accepting connections");
+    }
+  };
 }
 
 /** Wraps the handler with the preRequest and postRequest hooks, when the config has them. */
@@ -158,7 +215,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.error(`Cannot boot worker: ${stackOf(error)}`);
     return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
-  const policy = new RequestPolicy(spec.http);
+  const policy = new RequestPolicy(capConnections(spec.http, runtime, log));
   let serving = policy.wrap(guarded.handler);
   if (spec.accessLog) {
     let write: (line: string) => void;
@@ -187,8 +244,9 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   control.send({ type: "booted" });
   const requests = guarded.requests;
   const arbiterPid = runtime.parentPid();
+  const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
   setInterval(() => {
-    // Belt and braces beside the control socket's close: a worker never outlives its arbiter.
+    watchAccept();
     if (runtime.parentPid() !== arbiterPid) {
       log.warning("Arbiter is gone, worker exiting");
       runtime.exit(ExitCode.OK);

@@ -36,6 +36,7 @@ export class FakeRuntime implements Runtime {
     engines: { node: "fake node:http", native: "fake native" },
     defaultEngine: "node" as const,
     tls: { ciphers: true, clientCertificates: true },
+    acceptSurvivesEmfile: true,
   };
   now = 100;
   nextPid = 1000;
@@ -126,6 +127,15 @@ export class FakeRuntime implements Runtime {
   setUmask() {}
   parentPid() {
     return 0;
+  }
+  openFileLimit() {
+    return undefined;
+  }
+  descriptorsExhausted() {
+    return false;
+  }
+  acceptQueue() {
+    return undefined;
   }
   memoryRss() {
     return 0;

@@ -4,6 +4,8 @@
  * server cannot, the test is skipped with the reason in its name).
  */
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
@@ -264,7 +266,71 @@ export function httpSuite(runtime: RuntimeName): void {
     });
   });
 
+  describe(`${runtime}: resource exhaustion`, () => {
+    const survives = runtime !== "deno";
+    test(`out of file descriptors, a worker ${
+      survives ? "keeps running and serves again once connections close"
+        : "whose accept loop died (Deno's node:net) is replaced, and the server serves again"
+    }`, async () => {
+      const server = new Server(runtime, ["app.ts", "-b", "127.0.0.1:0", "-w", "1"], { wrap: ["prlimit", "--nofile=80:80"] });
+      const url = await server.ready();
+      const port = portOf(url);
+      const before = (await request(`${url}/pid`)).body;
+      await server.waitFor(/capping at 16/);
+      const flood = Array.from({ length: 150 }, () => net.connect(port, "127.0.0.1"));
+      await Promise.all(flood.map((socket) =>
+        new Promise<void>((resolve) => {
+          socket.once("connect", () => resolve());
+          socket.once("error", () => resolve());
+          socket.once("close", () => resolve());
+        })
+      ));
+      for (const socket of flood) socket.destroy();
+      // Serves again: retried with a deadline while the worker recovers (or is replaced).
+      const deadline = Date.now() + 15_000;
+      let after = "";
+      while (Date.now() < deadline) {
+        const result = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 1000);
+        if (result.statuses[0] === 200) {
+          after = result.text.slice(result.text.indexOf("\r\n\r\n") + 4);
+          break;
+        }
+      }
+      expect(after, server.log).toMatch(/^\d+$/);
+      if (survives) {
+        expect(after).toBe(before);
+        expect(server.log).not.toMatch(/exited with code/);
+      } else {
+        await server.waitFor(/stopped accepting connections; starting its replacement/);
+        expect(after).not.toBe(before);
+      }
+    });
+  });
+
   describe(`${runtime}: logging failures`, () => {
+    test("--capture-output sends the app's console output to the --error-logfile file", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-capture-"));
+      const file = path.join(dir, "error.log");
+      try {
+        start(["--error-logfile", file, "--capture-output"]);
+        const read = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+        const until = async (pattern: RegExp) => {
+          const deadline = Date.now() + 20_000;
+          while (!pattern.test(read())) {
+            if (Date.now() > deadline) throw new Error(`no ${pattern} in ${file}:\n${read()}`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          return read().match(pattern)!;
+        };
+        const [, url] = await until(/Listening at: (\S+)/);
+        await until(/is serving/);
+        expect((await request(`${url}/slow?ms=1`)).status).toBe(200);
+        await until(/fixture: slow request started/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test("an access log on a full disk loses lines, never requests, and says so", async () => {
       const server = start(["--access-logfile", "/dev/full"]);
       const url = await server.ready();
