@@ -50,7 +50,13 @@ const CASES = {
   ],
   deno: [
     { name: "Deno.serve (bare)", pin: true, cmd: (p) => [path.join(BIN, "deno"), "run", "-A", bare("deno-serve.ts"), p] },
+    { name: "@hono/node-server on Deno (bare)", pin: true, cmd: (p) => [path.join(BIN, "deno"), "run", "-A", bare("hono-node.mjs"), p] },
     { name: "unicorn deno, 1 worker", pin: true, cmd: (p) => [...unicorn.deno, hello, "-b", `127.0.0.1:${p}`, ...quiet] },
+    {
+      name: "unicorn deno --engine native, 1 worker",
+      pin: true,
+      cmd: (p) => [...unicorn.deno, hello, "--engine", "native", "-b", `127.0.0.1:${p}`, ...quiet],
+    },
     { name: `unicorn deno, ${workers} workers`, cmd: (p) => [...unicorn.deno, hello, "-w", workers, "-b", `127.0.0.1:${p}`, ...quiet] },
   ],
 };

@@ -33,6 +33,10 @@ export function corpusSuite(runtime: RuntimeName, engine?: "native"): void {
         test.skip(`${c.category}: ${c.id} — SMUGGLES on ${target}: ${deviation.reason}`, () => {});
         continue;
       }
+      if (deviation?.notApplicable) {
+        test.skip(`${c.category}: ${c.id} — not applicable on ${target}: ${deviation.reason}`, () => {});
+        continue;
+      }
       if (deviation?.accepted) {
         test(`${c.category}: ${c.id} — accepted on ${target} (${deviation.reason}); nothing smuggled`, async () => {
           const result = await sendRaw(port(), c.raw, 5000, "127.0.0.1", halfClose);

@@ -50,7 +50,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
 
   describe(`${runtime}: hung and slow workers`, () => {
     test("a worker whose event loop blocks is killed within --timeout + 2 s and replaced", async () => {
-      const server = start(["app.ts", "-b", "127.0.0.1:0", "-t", "1"]);
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-t", "1", "--boot-timeout", "30"]);
       const url = await server.ready();
       const [victim] = server.workerPids();
       void request(`${url}/block`).catch(() => {});
