@@ -19,6 +19,9 @@ import type { HttpSettings, Rejection } from "../../src/http/policy.ts";
 import { reasonPhrase } from "../../src/http/policy.ts";
 import { acceptProxyHeader, type ProxiedSocket } from "./proxy-protocol.ts";
 
+const HEAD = Symbol("unicorn.head");
+type WithHead = http.IncomingMessage & { [HEAD]?: WireHead };
+
 /** How often a draining worker looks for idle connections to close, in ms. */
 const DRAIN_POLL_MS = 100;
 
@@ -52,6 +55,11 @@ class NodeConnInfo implements ConnInfo {
 function peerOf(socket: net.Socket): RemoteAddr {
   if (socket.remoteAddress === undefined) return { transport: "unix", hostname: "", port: 0 };
   return { transport: "tcp", hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
+}
+
+function hasHost(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === "host") return true;
+  return false;
 }
 
 /** A raw answer on a socket whose HTTP state cannot be trusted any more, then close. */
@@ -131,11 +139,10 @@ export async function serveNodeHttp(
   const bridge = getRequestListener(
     (request, env) => {
       const incoming = env.incoming as http.IncomingMessage;
-      return handler(request, new NodeConnInfo(incoming, env.outgoing as http.ServerResponse, heads.get(incoming)!));
+      return handler(request, new NodeConnInfo(incoming, env.outgoing as http.ServerResponse, (incoming as WithHead)[HEAD]!));
     },
     { overrideGlobalObjects: true },
   );
-  const heads = new WeakMap<http.IncomingMessage, WireHead>();
   const refused = new WeakSet<net.Socket>();
   const refuse = (res: http.ServerResponse, rejection: Rejection, socket: net.Socket) => {
     refused.add(socket);
@@ -160,10 +167,14 @@ export async function serveNodeHttp(
       refuse(res, rejection, socket);
       return false;
     }
-    heads.set(req, head);
+    // A property, not a WeakMap: a WeakMap entry per request costs the garbage collector dearly.
+    (req as WithHead)[HEAD] = head;
     // The bridge builds the URL from Host and the target: an HTTP/1.0 request may lack the one,
     // OPTIONS the other ("*" reaches the app as "/*", as Deno.serve gives it).
-    if (req.headers.host === undefined) req.headers.host = `${socket.localAddress ?? "localhost"}:${socket.localPort ?? ""}`;
+    // (req.headers is built lazily, on first read: read it only when the raw fields have no Host.)
+    if (head.version === "1.0" && !hasHost(head.rawHeaders)) {
+      req.headers.host = `${socket.localAddress ?? "localhost"}:${socket.localPort ?? ""}`;
+    }
     if (req.url === "*") req.url = "/*";
     return true;
   };
