@@ -278,8 +278,10 @@ export class RequestPolicy {
       return { status: 431, reason: `a header field is longer than --limit-request-field-size (${s.limitRequestFieldSize})` };
     }
     if (fields.host === null) {
-      // The native engines hide the version: Host is required of every request there.
-      if (version !== "1.0") return { status: 400, reason: "HTTP/1.1 requires a Host header" };
+      // The native engines hide the version: Host is required of every request there, but over TLS,
+      // where Deno.serve also speaks HTTP/2, whose requests name the host in :authority instead.
+      const http2 = version === null && s.tls !== null;
+      if (version !== "1.0" && !http2) return { status: 400, reason: "HTTP/1.1 requires a Host header" };
     } else if (fields.hosts > 1 || !HOST.test(fields.host)) {
       return { status: 400, reason: fields.hosts > 1 ? "more than one Host header" : "an invalid Host header" };
     }

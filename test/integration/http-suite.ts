@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import http2 from "node:http2";
 import https from "node:https";
 import net from "node:net";
 import tls from "node:tls";
@@ -256,6 +257,31 @@ export function httpSuite(runtime: RuntimeName): void {
       const tls12 = { ca, maxVersion: "TLSv1.2" as const };
       await expect(httpsGet(`${url}/pid`, { ...tls12, ciphers: "ECDHE-RSA-AES256-GCM-SHA384" })).rejects.toThrow();
       expect((await httpsGet(`${url}/pid`, { ...tls12, ciphers: "ECDHE-RSA-AES128-GCM-SHA256" })).status).toBe(200);
+    });
+
+    (runtime === "deno" ? test : test.skip)(`HTTP/2 over TLS (ALPN) with Deno.serve${
+      runtime === "deno" ? "" : ` (skipped: ${runtime}'s engine serves HTTP/1.1 only)`
+    }`, async () => {
+      const server = start(["--engine", "native", "--certfile", certs.cert, "--keyfile", certs.key]);
+      const url = (await server.ready()).replace("http:", "https:");
+      const session = http2.connect(url, { ca: fs.readFileSync(certs.ca) });
+      try {
+        const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const stream = session.request({ ":path": "/echo" });
+          let status = 0;
+          let body = "";
+          stream.on("response", (headers) => (status = Number(headers[":status"])));
+          stream.setEncoding("utf8");
+          stream.on("data", (chunk: string) => (body += chunk));
+          stream.on("end", () => resolve({ status, body }));
+          stream.on("error", reject);
+          stream.end();
+        });
+        expect(status).toBe(200);
+        expect(JSON.parse(body).url.startsWith("https://")).toBe(true);
+      } finally {
+        session.close();
+      }
     });
 
     test("a missing key file exits 2 naming it", async () => {
