@@ -296,7 +296,7 @@ export function httpSuite(runtime: RuntimeName): void {
     const survives = runtime !== "deno";
     test(`out of file descriptors, a worker ${
       survives ? "keeps running and serves again once connections close"
-        : "whose accept loop died (Deno's node:net) is replaced, and the server serves again"
+        : "keeps running, or, if its accept loop died (Deno's node:net on EMFILE), is replaced; the server serves again"
     }`, async () => {
       const server = new Server(runtime, ["app.ts", "-b", "127.0.0.1:0", "-w", "1"], { wrap: ["prlimit", "--nofile=80:80"] });
       const url = await server.ready();
@@ -323,13 +323,11 @@ export function httpSuite(runtime: RuntimeName): void {
         }
       }
       expect(after, server.log).toMatch(/^\d+$/);
-      if (survives) {
-        expect(after).toBe(before);
-        expect(server.log).not.toMatch(/exited with code/);
-      } else {
-        await server.waitFor(/stopped accepting connections; starting its replacement/);
-        expect(after).not.toBe(before);
-      }
+      expect(server.log).not.toMatch(/exited with code/);
+      if (survives) expect(after).toBe(before);
+      // Deno's accept loop dies only when an accept itself hits EMFILE, which depends on timing:
+      // either the worker went on, or its stall was noticed and a replacement serves.
+      else if (after !== before) await server.waitFor(/stopped accepting connections; starting its replacement/);
     });
   });
 
