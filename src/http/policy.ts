@@ -350,11 +350,14 @@ export class RequestPolicy {
     }
     if (client === undefined) return { request: result, info };
     const hostname = client;
-    const proxied: ConnInfo = {
-      remoteAddr: { transport: "tcp", hostname, port: 0 },
-      connection: info.connection,
-      proxy: info.remoteAddr,
-    };
+    // Built on the engine's own info, so what else it carries (Node's incoming and outgoing, Bun's
+    // server, as Hono's helpers read them) stays; only the addresses change.
+    const proxied: ConnInfo = Object.create(info, {
+      remoteAddr: { value: { transport: "tcp", hostname, port: 0 }, enumerable: true },
+      proxy: { value: info.remoteAddr, enumerable: true },
+      connection: { value: info.connection },
+      head: { value: info.head },
+    });
     return { request: result, info: proxied };
   }
 

@@ -41,6 +41,8 @@ function capConnections(http: HttpSettings, runtime: Runtime, log: Logger): Http
 
 /** Ticks in a row with connections queued and none accepted before the accept loop counts as stalled. */
 const STALLED_TICKS = 3;
+/** An idle worker looks at the kernel's accept queue once in this many ticks. */
+const IDLE_LOOK = 5;
 
 /**
  * Watches for running out of descriptors, and, on engines whose accept loop dies on EMFILE
@@ -53,6 +55,7 @@ function acceptWatch(runtime: Runtime, server: HttpServer, log: Logger, onStuck:
   let stuck = false;
   let lastAccepted = -1;
   let stalled = 0;
+  let idle = 0;
   return () => {
     if (runtime.descriptorsExhausted()) {
       if (!exhausted) log.warning("Out of file descriptors: new connections wait until some close");
@@ -67,8 +70,12 @@ function acceptWatch(runtime: Runtime, server: HttpServer, log: Logger, onStuck:
     if (accepted !== lastAccepted) {
       lastAccepted = accepted;
       stalled = 0;
+      idle = 0;
       return;
     }
+    // /proc/net/tcp lists every socket of the host: an idle server looks once in IDLE_LOOK ticks,
+    // and every tick only once it has seen connections waiting.
+    if (stalled === 0 && idle++ % IDLE_LOOK !== 0) return;
     stalled = (runtime.acceptQueue() ?? 0) > 0 ? stalled + 1 : 0;
     if (stalled >= STALLED_TICKS) {
       stuck = true;

@@ -153,6 +153,15 @@ describe("trusted proxies", () => {
     expect(r.remote).toBe("10.1.2.3");
   });
 
+  test("the rewritten info keeps what the engine put on it (Node's incoming, Bun's server)", async () => {
+    const engineInfo = { ...from("127.0.0.1"), incoming: { marker: 1 } };
+    const seen: ConnInfo[] = [];
+    const handler = new RequestPolicy(SETTINGS).wrap((_request, info) => (seen.push(info), new Response("ok")));
+    await handler(new Request("http://a/", { headers: { host: "a", "x-forwarded-for": "203.0.113.9" } }), engineInfo);
+    expect(seen[0]!.remoteAddr.hostname).toBe("203.0.113.9");
+    expect((seen[0] as unknown as { incoming: { marker: number } }).incoming.marker).toBe(1);
+  });
+
   test("contradicting scheme headers are 400", async () => {
     expect((await ask({ "x-forwarded-proto": "https", "x-forwarded-ssl": "off" })).status).toBe(400);
     expect((await ask({ "x-forwarded-proto": "http", forwarded: "proto=https" })).status).toBe(400);
