@@ -1,4 +1,5 @@
 /** The command line: resolve the config, then run the arbiter and exit with its code. */
+import { resolveHttpSettings } from "../arbiter/http-config.ts";
 import { Arbiter } from "../arbiter/arbiter.ts";
 import { findConfigFile, loadConfigFile } from "../config/file.ts";
 import { printConfig } from "../config/print.ts";
@@ -39,6 +40,8 @@ async function resolve(
 
 /** `--check-config`: loads the app here, as a worker would, and reports. */
 async function checkConfig(runtime: Runtime, resolved: Resolved, log: Logger): Promise<number> {
+  // The HTTP settings (engine, TLS files, address ranges) are checked as a start would check them.
+  resolveHttpSettings(runtime, resolved.config);
   const app = resolved.config.app;
   if (typeof app === "string") await loadApp(app, runtime, runtime.cwd());
   else if (!toHandler(app)) {

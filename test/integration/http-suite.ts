@@ -285,10 +285,12 @@ export function httpSuite(runtime: RuntimeName): void {
     });
 
     test("a missing key file exits 2 naming it", async () => {
-      const server = start(["--certfile", certs.cert, "--keyfile", `${certs.dir}/nope.key`]);
-      const { code } = await server.exited();
-      expect(code).toBe(2);
-      expect(server.log).toMatch(/--keyfile ".*nope\.key"/);
+      for (const extra of [[], ["--check-config"]]) {
+        const server = start(["--certfile", certs.cert, "--keyfile", `${certs.dir}/nope.key`, ...extra]);
+        const { code } = await server.exited();
+        expect(code).toBe(2);
+        expect(server.log).toMatch(/--keyfile ".*nope\.key"/);
+      }
     });
   });
 
