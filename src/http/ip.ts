@@ -89,7 +89,8 @@ export class IpSet {
   constructor(entries: readonly string[]) {
     this.any = entries.includes("*");
     for (const entry of entries) {
-      if (entry === "*") continue;
+      // An empty entry (--forwarded-allow-ips '') trusts nobody.
+      if (entry === "*" || entry.trim() === "") continue;
       const [address, prefix] = entry.split("/");
       const parsed = parseIp(address!.trim());
       if (!parsed) throw new Error(`"${entry}" is not an IP address or a CIDR range`);
@@ -100,6 +101,11 @@ export class IpSet {
       }
       this.#ranges.push({ bytes, bits });
     }
+  }
+
+  /** Whether the set holds no address at all. */
+  get empty(): boolean {
+    return !this.any && this.#ranges.length === 0;
   }
 
   /** Whether `address` (as a runtime reports a peer) is in the set. */

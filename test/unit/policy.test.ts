@@ -248,3 +248,16 @@ describe("PROXY protocol", () => {
     expect(parseProxyHeader(badVersion, "v2").kind).toBe("error");
   });
 });
+
+describe("trusting nobody", () => {
+  test("--forwarded-allow-ips '' leaves every proxy header alone, even from 127.0.0.1", async () => {
+    const handler = new RequestPolicy({ ...SETTINGS, forwardedAllowIps: [""] }).wrap(echo);
+    const reply = await handler(
+      new Request("http://a/p", { headers: { host: "a", "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.1" } }),
+      LOCAL,
+    );
+    const body = await reply.json();
+    expect(body.url).toBe("http://a/p");
+    expect(body.remote).toBe("127.0.0.1");
+  });
+});
