@@ -79,9 +79,6 @@ function statusOfClientError(error: NodeJS.ErrnoException): number {
       return 431;
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return 408;
-    case "HPE_INVALID_TRANSFER_ENCODING":
-    case "HPE_UNEXPECTED_CONTENT_LENGTH":
-      return 400;
     default:
       return 400;
   }
