@@ -2,7 +2,10 @@
 // Benchmarks unicorn against the bare servers of each runtime, in one run, with wrk.
 // Prints req/s, p99 latency and server CPU ms per 1,000 requests (median of --runs).
 //
-//   node scripts/bench/run.mjs [--duration 8] [--runs 3] [--connections 50] [--only node,bun,deno]
+//   node scripts/bench/run.mjs [--duration 8] [--runs 3] [--connections 50] [--only node,bun,deno] [--match REGEX]
+//
+// This machine's speed drifts by tens of percent for minutes at a time: to compare two cases, select
+// just those (--only, --match) with short, many rounds (--duration 3 --runs 7).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
@@ -18,6 +21,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "50" },
     only: { type: "string", default: "node,bun,deno" },
     workers: { type: "string", default: "2" },
+    // Only the cases whose name matches, for tight A/B rounds: --match "Bun.serve|bun, 1 worker"
+    match: { type: "string", default: "" },
   },
 });
 const CLK_TCK = 100;
@@ -138,7 +143,8 @@ async function measure(c) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const runtimes = values.only.split(",");
-const cases = runtimes.flatMap((rt) => CASES[rt]);
+const match = new RegExp(values.match);
+const cases = runtimes.flatMap((rt) => CASES[rt]).filter((c) => match.test(c.name));
 const results = new Map(cases.map((c) => [c, []]));
 // Rounds interleave the cases, so a drift in the machine's speed hits all of them alike.
 for (let round = 0; round < Number(values.runs); round++) {
