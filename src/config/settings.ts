@@ -325,7 +325,7 @@ export const SETTINGS: readonly Setting[] = [
     name: "reusePort",
     section: "Server socket",
     flags: ["--reuse-port"],
-    doc: "Each worker binds its own SO_REUSEPORT socket and serves it with the runtime's native server. " +
+    doc: "Each worker binds its own SO_REUSEPORT socket and serves it with its --engine. " +
       "The default on Bun and Deno; not available on Node, whose backend serves the arbiter's shared sockets " +
       "(see docs/listeners.md).",
     default: undefined,
