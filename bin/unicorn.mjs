@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // One bin for every runtime: `npx unicorn`, `bunx --bun unicorn`, `deno run -A npm:unicorn-http`.
+// Each loads the JavaScript built for its runtime (`npm run build`; shipped in the package).
 if (globalThis.Bun) {
-  await import("../runtimes/bun/main.ts");
+  await import("../dist/bun/main.mjs");
 } else if (globalThis.Deno) {
-  await import("../runtimes/deno/main.ts");
+  await import("../dist/deno/main.mjs");
 } else {
-  // Built by `npm run build` (run by `npm ci` and `npm install` through "prepare").
-  await import("../dist/node-main.mjs");
+  await import("../dist/node/main.mjs");
 }

@@ -1,21 +1,83 @@
 #!/usr/bin/env node
-// Bundles the Node entry points into dist/, so that neither the arbiter nor a
-// worker loads a TypeScript compiler at start-up (tsx alone costs ~370 ms).
-// Bun and Deno run the TypeScript sources as they are.
+// Builds what the npm package ships: JavaScript for every runtime and the types.
+//
+//   dist/{node,bun,deno}/main.mjs    the CLI (the arbiter), one bundle per runtime
+//   dist/{node,bun,deno}/worker.mjs  the worker entry, spawned beside it
+//   dist/mod.mjs, dist/mod.cjs       the public API (defineConfig, ExitCode, ...) for import and require
+//   dist/types/**.d.ts               its declarations
+//
+// No runtime loads TypeScript from the package: Deno and Node >= 22.18 refuse to strip types under
+// node_modules, and a compiler at start-up costs ~370 ms. Bun and Deno bundles inline their
+// dependencies, so no bare specifier has to resolve from wherever the package was unpacked (Deno's
+// npm cache, node_modules, a global install). JSR publishes the TypeScript sources instead.
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
 
 const root = path.resolve(import.meta.dirname, "..");
-await build({
+const dist = path.join(root, "dist");
+const deno = JSON.parse(fs.readFileSync(path.join(root, "deno.json"), "utf8"));
+// npm and JSR publish one entry point: the API bundle is built from JSR's.
+const API_ENTRY = typeof deno.exports === "string" ? deno.exports : deno.exports["."];
+
+fs.rmSync(dist, { recursive: true, force: true });
+
+const common = {
   absWorkingDir: root,
-  entryPoints: { "node-main": "runtimes/node/main.ts", "node-worker": "runtimes/node/worker.ts" },
-  outdir: "dist",
-  outExtension: { ".js": ".mjs" },
   bundle: true,
   platform: "node",
   format: "esm",
-  target: "node20",
-  packages: "external",
-  sourcemap: "linked",
+  target: ["node20", "es2023"],
   logLevel: "warning",
+  legalComments: "inline",
+};
+
+for (const runtime of ["node", "bun", "deno"]) {
+  await build({
+    ...common,
+    entryPoints: { main: `runtimes/${runtime}/main.ts`, worker: `runtimes/${runtime}/worker.ts` },
+    outdir: `dist/${runtime}`,
+    outExtension: { ".js": ".mjs" },
+    // Node resolves the package's dependencies from node_modules; tsx must stay a module of its own
+    // (workers load it as a loader). Bun and Deno get everything inlined.
+    packages: runtime === "node" ? "external" : undefined,
+    external: ["tsx", "tsx/*"],
+  });
+}
+
+// mod.ts runs the CLI when executed directly: in the bundle it loads the runtime's main beside it.
+const mainBesideApi = {
+  name: "main-beside-api",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/runtimes\/(node|bun|deno)\/main\.ts$/ }, (args) => ({
+      path: args.path.replace(/^\.\/runtimes\/(\w+)\/main\.ts$/, "./$1/main.mjs"),
+      external: true,
+    }));
+  },
+};
+await build({ ...common, entryPoints: { mod: API_ENTRY }, outdir: "dist", outExtension: { ".js": ".mjs" }, plugins: [mainBesideApi] });
+await build({
+  ...common,
+  entryPoints: { mod: API_ENTRY },
+  outdir: "dist",
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+  plugins: [mainBesideApi],
+  // require("unicorn-http") only reads the API; running the CLI is the ESM entry's business.
+  define: { "import.meta.main": "false" },
 });
+
+// Declarations: tsc writes `.ts` specifiers as they are in the sources; a consumer resolves `.js` to `.d.ts`.
+execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.types.json"], {
+  cwd: root,
+  stdio: "inherit",
+});
+const types = path.join(dist, "types");
+fs.rmSync(path.join(types, "runtimes"), { recursive: true, force: true });
+for (const file of fs.readdirSync(types, { recursive: true })) {
+  if (!file.endsWith(".d.ts")) continue;
+  const full = path.join(types, file);
+  const text = fs.readFileSync(full, "utf8");
+  fs.writeFileSync(full, text.replace(/((?:from|import)\s*\(?\s*["']\.{1,2}\/[^"']*?)\.ts(["'])/g, "$1.js$2"));
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Fails when src/ names a runtime, when the backends' file names differ, or
-// when the version is not the same in package.json, deno.json and src/version.ts.
+// when the version is not the same in package.json, deno.json and src/version.ts, or when the npm and
+// JSR entry points drift apart.
 import fs from "node:fs";
 import path from "node:path";
 
@@ -56,12 +57,23 @@ const pkgJson = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf
 const denoJson = JSON.parse(fs.readFileSync(path.join(root, "deno.json"), "utf8"));
 const pkg = pkgJson.version;
 const deno = denoJson.version;
-// npm and JSR publish the same entry point.
-const npmEntry = typeof pkgJson.exports === "string" ? pkgJson.exports : pkgJson.exports?.["."];
+// npm ships dist/mod.* built from JSR's entry point (scripts/build.mjs reads deno.json's exports),
+// for import, require and types; JSR ships the TypeScript itself.
 const jsrEntry = typeof denoJson.exports === "string" ? denoJson.exports : denoJson.exports?.["."];
-if (path.normalize(npmEntry ?? "") !== path.normalize(jsrEntry ?? "")) {
-  problems.push(`exports differ: package.json "${npmEntry}", deno.json "${jsrEntry}"`);
+const npmEntry = pkgJson.exports?.["."] ?? {};
+const expected = { types: "./dist/types/mod.d.ts", import: "./dist/mod.mjs", require: "./dist/mod.cjs" };
+for (const [condition, target] of Object.entries(expected)) {
+  if (npmEntry[condition] !== target) problems.push(`package.json exports["."].${condition} is "${npmEntry[condition]}", expected "${target}"`);
 }
+if (path.normalize(jsrEntry ?? "") !== "mod.ts") problems.push(`deno.json exports "${jsrEntry}", expected "./mod.ts"`);
+// JSR rewrites the bare specifiers through deno.json's imports: the same versions as npm's dependencies.
+for (const [specifier, target] of Object.entries(denoJson.imports ?? {})) {
+  const [, name, range] = /^npm:(@?[^@/]+(?:\/[^@/]+)?)@([^/]+)/.exec(target) ?? [];
+  if (!name || pkgJson.dependencies?.[name] !== range) {
+    problems.push(`deno.json maps "${specifier}" to "${target}"; package.json depends on ${name} "${pkgJson.dependencies?.[name]}"`);
+  }
+}
+if (!fs.existsSync(path.join(root, "LICENSE"))) problems.push("LICENSE is missing: package.json and deno.json declare MIT");
 const src = /VERSION = "([^"]+)"/.exec(fs.readFileSync(path.join(root, "src/version.ts"), "utf8"))?.[1];
 if (pkg !== deno || pkg !== src) {
   problems.push(`versions differ: package.json ${pkg}, deno.json ${deno}, src/version.ts ${src}`);

@@ -5,8 +5,10 @@
 export type Message =
   /** First message of a worker: which spawn it is. */
   | { type: "hello"; id: number; pid: number }
-  /** The app is loaded and the worker is serving. */
-  | { type: "booted" }
+  /** The app is loaded and the worker is serving; `loader` says what compiled a TypeScript app, where there was a choice. */
+  | { type: "booted"; loader?: { name: string; reason?: string } }
+  /** The worker cannot boot: why, said once by the arbiter rather than by every worker. Sent before exiting 3 or 4. */
+  | { type: "failed"; message: string }
   /** Sent from a timer on the worker's event loop: a blocked loop misses it. */
   | { type: "heartbeat"; requests: number; rss: number }
   /** The worker reached its --max-requests and asks to be replaced. */
@@ -43,6 +45,8 @@ export interface WorkerSpec {
   readonly gracefulTimeout: number;
   readonly logLevel: import("./log/logger.ts").LogLevel;
   readonly http: import("./http/policy.ts").HttpSettings;
+  /** The loader an earlier worker needed for this app (Node: "tsx"), so this one does not try another first. */
+  readonly loader?: string;
 }
 
 /** The environment variable that carries the {@linkcode WorkerSpec}. */

@@ -124,6 +124,8 @@ export interface ServeOptions {
 /** A two-way message channel between the arbiter and one worker. */
 export interface Channel {
   send(message: Message): void;
+  /** Sends what is queued, then closes; resolves once the other side has it all (or after a short wait). */
+  end(): Promise<void>;
   onMessage(listener: (message: Message) => void): void;
   /** Called once when the other side goes away, the arbiter's death included. */
   onClose(listener: () => void): void;
@@ -147,8 +149,6 @@ export interface WorkerProcess {
 export interface SpawnSpec {
   /** A worker (the default), or a new arbiter run with this one's command line. */
   readonly role?: "worker" | "arbiter";
-  /** Modules the worker will import, so a backend can give it a loader (TypeScript on Node 20). */
-  readonly modules: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   /** Descriptors the child gets as fds 3, 4, ...; in order. */
   readonly fds: readonly number[];
@@ -157,6 +157,24 @@ export interface SpawnSpec {
   /** The user and group to run the worker as (`--user`, `--group`). */
   readonly uid?: number;
   readonly gid?: number;
+}
+
+/** How to import a module (`Runtime.importModule`). */
+export interface ImportOptions {
+  /** Import it anew rather than from the module cache (a config file read again on HUP). */
+  readonly fresh?: boolean;
+  /** A loader already known to be needed for this app (from an earlier worker), so no other is tried first. */
+  readonly loader?: string;
+}
+
+/** A module as the runtime imported it. */
+export interface ImportedModule {
+  readonly exports: Record<string, unknown>;
+  /**
+   * Which loader compiled a TypeScript module, where the runtime has a choice (Node: its own type
+   * stripping, or tsx), and why; undefined where the runtime runs TypeScript itself.
+   */
+  readonly loader?: { readonly name: string; readonly reason?: string };
 }
 
 /** A file the error log appends to. */
@@ -211,12 +229,11 @@ export interface Runtime {
   // Worker side.
   connectControl(path: string): Promise<Channel>;
   serve(handler: FetchHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
-  /**
-   * Imports a module by absolute path, TypeScript included. `fresh` imports it
-   * anew rather than from the module cache (a config file read again on HUP).
-   */
-  importModule(path: string, fresh?: boolean): Promise<Record<string, unknown>>;
+  /** Imports a module by absolute path, TypeScript included. */
+  importModule(path: string, options?: ImportOptions): Promise<ImportedModule>;
   resolvePath(base: string, path: string): string;
+  /** The file path a `file:` URL names (percent-decoded, as the runtime converts it). */
+  fileFromUrl(url: string): string;
   fileExists(path: string): boolean;
   /** A text file's content, or undefined when it cannot be read. */
   readTextFile(path: string): string | undefined;

@@ -34,6 +34,20 @@ function channelOf(socket: net.Socket): Channel {
       if (closed || socket.destroyed) return;
       socket.write(`${JSON.stringify(message)}\n`);
     },
+    end() {
+      return new Promise((resolve) => {
+        if (closed || socket.destroyed) return resolve();
+        closed = true;
+        // The other side reads everything before it sees the end; a peer that is gone does not hold the exit.
+        const timer = setTimeout(finish, 1000);
+        function finish() {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve();
+        }
+        socket.end(finish);
+      });
+    },
     onMessage(listener) {
       listeners.push(listener);
     },

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import type { LogFile, Runtime, SignalName, SpawnSpec, WorkerProcess } from "../../src/runtime.ts";
 
 /** The parts of the port every backend implements the same way. */
@@ -26,6 +27,7 @@ export type CommonParts = Pick<
   | "makeTempDir"
   | "removePath"
   | "resolvePath"
+  | "fileFromUrl"
   | "fileExists"
   | "readTextFile"
   | "writeTextFile"
@@ -111,6 +113,7 @@ export function commonParts(): CommonParts {
     makeTempDir: (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix)),
     removePath: (target) => fs.rmSync(target, { recursive: true, force: true }),
     resolvePath: (base, target) => path.resolve(base, target),
+    fileFromUrl: (url) => fileURLToPath(url),
     fileExists: (target) => fs.existsSync(target),
     writeTextFile: (target, text) => fs.writeFileSync(target, text),
     chown: (target, uid, gid) => fs.chownSync(target, uid, gid),
@@ -179,6 +182,16 @@ export function commonParts(): CommonParts {
       }
     },
   };
+}
+
+/**
+ * The module beside `base` (an `import.meta.url`) in the form a runtime runs it: a file path for a
+ * local module, percent-decoded (a project under "My Projects/" or "josé/"), or the URL itself for a
+ * remote one (Deno from JSR). Bundles (`.mjs`, the npm package) run `bundled`, sources `source`.
+ */
+export function moduleBeside(base: string, bundled: string, source: string): string {
+  const url = new URL(base.endsWith(".mjs") ? bundled : source, base);
+  return url.protocol === "file:" ? fileURLToPath(url) : url.href;
 }
 
 /** Starts `command` as a worker, in its own session so a terminal's ^C reaches only the arbiter. */

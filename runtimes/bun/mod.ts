@@ -3,11 +3,11 @@ import process from "node:process";
 import type { Runtime } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "../_shared/channel.ts";
 import { probePort } from "../_shared/probe.ts";
-import { commonParts, spawnWorker } from "../_shared/process.ts";
+import { commonParts, moduleBeside, spawnWorker } from "../_shared/process.ts";
 import { watchSources } from "../_shared/watch.ts";
 import { serve } from "./serve.ts";
 
-const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
+const WORKER_ENTRY = moduleBeside(import.meta.url, "./worker.mjs", "./worker.ts");
 const Bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
 
 /** The Bun runtime, for `mod.ts` and the worker entry. */
@@ -36,10 +36,11 @@ export const runtime: Runtime = {
     spawnWorker(
       spec.role === "arbiter"
         // USR2: a new arbiter, with this one's command line.
-        ? [process.execPath, process.argv[1]!, ...process.argv.slice(2)]
-        : [process.execPath, WORKER_ENTRY],
+        ? [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]
+        : [process.execPath, ...process.execArgv, WORKER_ENTRY],
       spec,
     ),
   serve,
-  importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),
+  // Bun takes a path with a query as a fresh module, but a file: URL with a query from its cache.
+  importModule: async (path, options) => ({ exports: await import(options?.fresh ? `${path}?v=${Date.now()}` : path) }),
 };

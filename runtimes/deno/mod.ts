@@ -1,13 +1,18 @@
 /** The Deno backend: each worker serves Deno.serve on its own SO_REUSEPORT socket. */
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import type { Runtime } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "../_shared/channel.ts";
 import { describeErrno } from "../_shared/probe.ts";
-import { commonParts, spawnWorker } from "../_shared/process.ts";
+import { commonParts, moduleBeside, spawnWorker } from "../_shared/process.ts";
 import { watchSources } from "../_shared/watch.ts";
+import { commandLine, workerFlags } from "./flags.ts";
 import { serve } from "./serve.ts";
 
-const WORKER_ENTRY = new URL("./worker.ts", import.meta.url).pathname;
+// A path, or the module's URL when unicorn itself is remote (JSR).
+/** "at" this module, coloured or not, ending a message. */
+const OWN_FRAME = new RegExp(`\\n\\s+at (\\x1b\\[[0-9;]*m)*${import.meta.url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\x1b\\[[0-9;]*m|:|\\d)*$`);
+const WORKER_ENTRY = moduleBeside(import.meta.url, "./worker.mjs", "./worker.ts");
 interface DenoListener {
   readonly addr: { port: number };
   close(): void;
@@ -57,15 +62,27 @@ export const runtime: Runtime = {
   watchSources,
   // Deno's node:process.umask() ignores its argument.
   setUmask: (mask) => void Deno.umask(mask),
-  // reusePort needs --unstable-net; the worker gets the arbiter's -A.
-  spawnWorker: (spec) =>
-    spawnWorker(
+  // Workers get the arbiter's own flags and permissions (flags.ts).
+  spawnWorker(spec) {
+    const line = commandLine();
+    return spawnWorker(
       spec.role === "arbiter"
         // USR2: a new arbiter, with this one's command line.
-        ? [process.execPath, "run", "-A", process.argv[1]!, ...process.argv.slice(2)]
-        : [process.execPath, "run", "-A", "--unstable-net", WORKER_ENTRY],
+        ? [process.execPath, "run", ...line.flags, line.script, ...line.args]
+        : [process.execPath, "run", ...workerFlags(), WORKER_ENTRY],
       spec,
-    ),
+    );
+  },
   serve,
-  importModule: (path, fresh) => import(fresh ? `${path}?v=${Date.now()}` : path),
+  // A file URL, not a path: from a remote module (JSR) a path would resolve against the module's URL.
+  importModule: async (path, options) => {
+    const url = pathToFileURL(path).href;
+    try {
+      return { exports: await import(options?.fresh ? `${url}?v=${Date.now()}` : url) };
+    } catch (error) {
+      // Deno ends "Module not found" with where the import was made: this file, not the app.
+      if (error instanceof Error) error.message = error.message.replace(OWN_FRAME, "");
+      throw error;
+    }
+  },
 };

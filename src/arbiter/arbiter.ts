@@ -50,6 +50,13 @@ const SOURCE_FILE = /\.(m|c)?(j|t)sx?$|\.json$/;
 const SOURCE_SETTLE_MS = 200;
 /** How often the loop runs when nothing wakes it, in ms. */
 const TICK_MS = 1000;
+/**
+ * Workers in a row that exit before they ever serve (not exit 3 or 4: a runtime that cannot start
+ * the worker, a crash while importing) before the arbiter halts with exit 3 rather than respawn forever.
+ */
+export const MAX_UNBOOTED = 5;
+/** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
+const LAST_WORDS_MS = 1000;
 
 type Event =
   | { kind: "wake" }
@@ -106,6 +113,15 @@ export class Arbiter {
   #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
+  /** Workers in a row that exited before they served. */
+  #unbooted = 0;
+  /** The loader workers needed for the app (Node: "tsx"), passed to the next ones, and the last one logged. */
+  #loader: string | undefined;
+  #loaderLogged: string | undefined;
+  /** The package manager that started this arbiter (npx, npm start) and does not pass signals on. */
+  #launcher: { name: string; pid: number } | undefined;
+  /** Boot failures already logged: N workers failing alike say it once. */
+  readonly #failuresLogged = new Set<string>();
 
   constructor(runtime: Runtime, config: Config, log: Logger, options: ArbiterOptions = {}) {
     this.runtime = runtime;
@@ -171,9 +187,35 @@ export class Arbiter {
     }
     this.#env = this.#workerEnv();
     for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
+    this.#launcher = this.#findLauncher();
     if (this.config.reload) this.#watch();
     await this.#startHook("whenReady");
     await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
+  }
+
+  /**
+   * npm (npx, `npm start`, `npm exec`) runs the bin under `sh -c` and, when sent SIGTERM, exits
+   * without passing it on: the arbiter would go on serving with PPID 1. Started so, the arbiter
+   * treats its parent's exit as TERM. `exec node_modules/.bin/unicorn` avoids the middlemen.
+   */
+  #findLauncher(): { name: string; pid: number } | undefined {
+    const env = this.runtime.env();
+    if (this.#upgrade.predecessor || !(env.npm_lifecycle_event || env.npm_command)) return undefined;
+    const name = env.npm_config_user_agent?.split("/", 1)[0] || "npm";
+    const pid = this.runtime.parentPid();
+    const line = `Started by ${name} (parent pid:${pid}): unicorn stops gracefully when it exits`;
+    // Measured: npm exits on TERM and leaves its child running; bun (bunx, bun run) passes the signal on.
+    if (name === "npm") this.log.info(`${line}, as npm does not pass signals on; in production, exec node_modules/.bin/unicorn`);
+    else this.log.debug(line);
+    return { name, pid };
+  }
+
+  /** The launcher is gone (it was sent TERM, or killed): stop as on TERM rather than serve on, orphaned. */
+  #checkLauncher(): void {
+    if (!this.#launcher || this.runtime.parentPid() === this.#launcher.pid) return;
+    this.log.info(`The ${this.#launcher.name} process that started unicorn (pid:${this.#launcher.pid}) exited`);
+    this.#launcher = undefined;
+    this.handleTerm();
   }
 
   /** `--reload`: watches the app's folder (or the working directory) and the extra files. */
@@ -268,6 +310,8 @@ export class Arbiter {
     }
     if (this.#exitCode !== undefined) return;
     if (this.#stop) return this.#progressStop();
+    this.#checkLauncher();
+    if (this.#stop) return;
     this.#checkPromotion();
     this.murderWorkers();
     await this.manageWorkers();
@@ -468,15 +512,41 @@ export class Arbiter {
     }
     await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
     if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) {
+      await this.#logFailure(worker);
       const reason = code === ExitCode.WORKER_BOOT_ERROR ? "a worker failed to boot" : "the app failed to load";
-      // A worker retired or of an abandoned reload failing to boot changes nothing.
-      if (this.#abandoned.has(worker.generation) || worker.state === "retiring") return;
-      if (this.#reload && worker.generation === this.#reload.generation) return this.#abortReload(reason, code);
-      if (!this.#stop) this.halt(reason, code);
-      return;
+      return this.#bootFailed(worker, reason, code);
+    }
+    if (worker.bootedAt === undefined && !expected && ++this.#unbooted >= MAX_UNBOOTED) {
+      const how = signal !== null ? `was sent ${signal}` : `exited with code ${code}`;
+      const reason = `${this.#unbooted} workers in a row exited before they served (the last ${how}); ` +
+        "their own output above says why";
+      return this.#bootFailed(worker, reason, ExitCode.WORKER_BOOT_ERROR);
     }
     // A worker killed for a missed heartbeat or a slow boot counts as a crash too.
     if (!this.#stop && (!expected || worker.abortedAt !== undefined)) this.#noteCrash(worker);
+  }
+
+  /** Halts, or abandons the reload whose worker this is; a retired worker or one of an abandoned reload changes nothing. */
+  #bootFailed(worker: WorkerHandle, reason: string, code: number): void {
+    if (this.#abandoned.has(worker.generation) || worker.state === "retiring") return;
+    if (this.#reload && worker.generation === this.#reload.generation) return this.#abortReload(reason, code);
+    if (!this.#stop) this.halt(reason, code);
+  }
+
+  /** Logs why a worker could not boot, as it said before exiting; the same reason only once. */
+  async #logFailure(worker: WorkerHandle): Promise<void> {
+    const channel = worker.channel;
+    // The message may still be on its way when the exit is seen: the channel closes after it.
+    if (channel && worker.failure === undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, LAST_WORDS_MS);
+        channel.onClose(() => (clearTimeout(timer), resolve()));
+      });
+    }
+    const failure = worker.failure;
+    if (failure === undefined || this.#failuresLogged.has(failure)) return;
+    this.#failuresLogged.add(failure);
+    this.log.error(failure);
   }
 
   /** A worker of the new generation cannot boot: keep the old one serving, with the old config. */
@@ -637,13 +707,12 @@ export class Arbiter {
       accessLog: config.accessLog ?? null,
       accessLogFormat: config.accessLogFormat,
       http: resolveHttpSettings(this.runtime, config),
+      ...(this.#loader ? { loader: this.#loader } : {}),
     };
     await callHook(config, "preFork", this.log, this.server, { id, pid: undefined });
     let child;
     try {
       child = this.runtime.spawnWorker({
-        modules: [spec.app === null ? undefined : parseAppSpec(spec.app).path, this.#configFile]
-          .filter((m): m is string => m !== undefined),
         env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
         fds: listeners.bound.map((l) => l.fd),
         output: config.captureOutput && config.errorLog !== "-"
@@ -669,9 +738,13 @@ export class Arbiter {
     let worker: WorkerHandle | undefined;
     channel.onMessage((message: Message) => {
       if (message.type === "hello") {
-        worker = this.workers.get(message.pid);
-        if (!worker) return channel.close();
-        worker.channel = channel;
+        const handle = this.workers.get(message.pid);
+        if (!handle) return channel.close();
+        worker = handle;
+        handle.channel = channel;
+        channel.onClose(() => {
+          if (handle.channel === channel) handle.channel = undefined;
+        });
         return;
       }
       if (worker) this.#onMessage(worker, message);
@@ -684,7 +757,9 @@ export class Arbiter {
       case "booted":
         worker.bootedAt = now;
         worker.lastHeartbeat = now;
+        this.#unbooted = 0;
         if (worker.state === "booting") worker.state = "serving";
+        if (message.loader) this.#noteLoader(message.loader);
         // Tests wait for this line.
         this.log.info(`Worker (pid:${worker.pid}) is serving, booted in ${Math.round((now - worker.spawnedAt) * 1000)} ms`);
         // A new worker serving may let an old one retire now rather than at the next tick.
@@ -699,6 +774,9 @@ export class Arbiter {
         }
         return;
       }
+      case "failed":
+        worker.failure = message.message;
+        return;
       case "recycle":
         worker.requests = message.requests;
         return this.#replace(worker, "max-requests", `served ${message.requests} requests (--max-requests)`);
@@ -708,6 +786,14 @@ export class Arbiter {
         worker.state = "retiring";
         return;
     }
+  }
+
+  /** Says once which loader compiles the app (and again if that changes); later workers use it at once. */
+  #noteLoader(loader: { name: string; reason?: string }): void {
+    this.#loader = loader.name === "tsx" ? "tsx" : undefined;
+    if (this.#loaderLogged === loader.name) return;
+    this.#loaderLogged = loader.name;
+    this.log.info(`The app is TypeScript, loaded through ${loader.name}${loader.reason ? ` (${loader.reason})` : ""}`);
   }
 
   #enqueue(event: Event): void {

@@ -58,7 +58,7 @@ export class Upgrade {
     else env.UNICORN_PORTS = listeners.serve.map((l) => (l.kind === "reuse-port" ? l.port : 0)).join(",");
     let child;
     try {
-      child = this.#runtime.spawnWorker({ role: "arbiter", modules: [], env, fds: listeners.bound.map((l) => l.fd) });
+      child = this.#runtime.spawnWorker({ role: "arbiter", env, fds: listeners.bound.map((l) => l.fd) });
     } catch (error) {
       return this.#log.error(`Cannot start a new arbiter: ${messageOf(error)}`);
     }

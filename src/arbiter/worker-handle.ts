@@ -29,6 +29,8 @@ export class WorkerHandle {
   abortedAt: number | undefined;
   /** When the arbiter gave up on it and sent SIGKILL. */
   killedAt: number | undefined;
+  /** Why it could not boot, as it said before exiting 3 or 4. */
+  failure: string | undefined;
 
   constructor(id: number, generation: number, child: WorkerProcess, now: number) {
     this.id = id;

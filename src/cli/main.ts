@@ -61,7 +61,9 @@ export async function main(runtime: Runtime): Promise<never> {
     const error = isPermissionError(caught) ? permissionError(caught) : caught;
     const message = error instanceof UnicornError ? error.message : stackOf(error);
     const hint = error instanceof UnicornError && error.exitCode === ExitCode.USAGE ? ' Run "unicorn --help" for usage.' : "";
-    runtime.writeError(`unicorn: ${message}.${hint}`);
+    // A load failure carries the source line under its first line: the sentence ends on the first.
+    const [first, ...rest] = message.split("\n");
+    runtime.writeError([`unicorn: ${first}.${hint}`, ...rest].join("\n"));
     return runtime.exit(error instanceof UnicornError ? error.exitCode : ExitCode.INTERNAL);
   }
   if (resolved.action === "help") {

@@ -1,6 +1,7 @@
 /** Finding and loading the config file. */
 import { ExitCode, messageOf, UnicornError } from "../errors.ts";
 import type { Runtime } from "../runtime.ts";
+import { importForLoad, moduleExports } from "../load/import.ts";
 import type { FileLayer, ParsedArgs } from "./resolve.ts";
 
 /** Looked for in the working directory, in this order, when no `-c` is given. */
@@ -47,12 +48,7 @@ export async function loadConfigFile(runtime: Runtime, path: string, fresh = fal
       throw configError(path, `it is not valid JSON: ${messageOf(error)}`);
     }
   } else {
-    let module: Record<string, unknown>;
-    try {
-      module = await runtime.importModule(path, fresh);
-    } catch (error) {
-      throw configError(path, messageOf(error));
-    }
+    const module = moduleExports((await importForLoad(runtime, path, `config "${path}"`, ExitCode.USAGE, { fresh })).exports);
     if (!("default" in module)) throw configError(path, "it has no default export: export default defineConfig({ ... })");
     values = module.default;
   }

@@ -3,7 +3,9 @@
  * into a Fetch handler.
  */
 import { ExitCode, messageOf, UnicornError } from "../errors.ts";
-import type { FetchHandler, Runtime } from "../runtime.ts";
+import type { FetchHandler, ImportedModule, ImportOptions, Runtime } from "../runtime.ts";
+import { describeLoadFailure } from "../load/failure.ts";
+import { importForLoad, moduleExports } from "../load/import.ts";
 
 /** A parsed `APP`. */
 export interface AppSpec {
@@ -51,26 +53,26 @@ export function toHandler(value: unknown): FetchHandler | undefined {
   return undefined;
 }
 
+/** An app once loaded: its handler, and the loader that compiled it where the runtime had a choice. */
+export interface LoadedApp {
+  readonly handler: FetchHandler;
+  readonly loader?: ImportedModule["loader"];
+}
+
 /**
  * Imports the module, picks the export, awaits the factory, checks the shape.
  *
  * An import failure or a wrong shape throws with exit code 4; a factory that
  * throws, with exit code 3 (the worker failed to boot).
  */
-export async function loadApp(text: string, runtime: Runtime, cwd: string): Promise<FetchHandler> {
+export async function loadApp(text: string, runtime: Runtime, cwd: string, options?: ImportOptions): Promise<LoadedApp> {
   const spec = parseAppSpec(text);
   const path = runtime.resolvePath(cwd, spec.path);
   if (!runtime.fileExists(path)) {
     throw new UnicornError(`Cannot load app "${text}": no file at "${path}"`, ExitCode.APP_LOAD_ERROR);
   }
-  let module: Record<string, unknown>;
-  try {
-    module = await runtime.importModule(path);
-  } catch (error) {
-    throw new UnicornError(`Cannot import app "${text}": ${messageOf(error)}`, ExitCode.APP_LOAD_ERROR, {
-      cause: error,
-    });
-  }
+  const imported = await importForLoad(runtime, path, `app "${text}"`, ExitCode.APP_LOAD_ERROR, options);
+  const module = moduleExports(imported.exports);
   if (!(spec.name in module)) {
     const names = Object.keys(module);
     throw new UnicornError(
@@ -90,7 +92,9 @@ export async function loadApp(text: string, runtime: Runtime, cwd: string): Prom
     try {
       value = await (value as () => unknown)();
     } catch (error) {
-      throw new UnicornError(`Cannot boot app "${text}": the factory threw: ${messageOf(error)}`,
+      const failure = describeLoadFailure(error, (url) => runtime.fileFromUrl(url));
+      const where = failure.location ? ` (${failure.location.file}:${failure.location.line}:${failure.location.column})` : "";
+      throw new UnicornError(`Cannot boot app "${text}": the factory threw: ${messageOf(error)}${where}`,
         ExitCode.WORKER_BOOT_ERROR, { cause: error });
     }
   }
@@ -102,5 +106,5 @@ export async function loadApp(text: string, runtime: Runtime, cwd: string): Prom
       ExitCode.APP_LOAD_ERROR,
     );
   }
-  return handler;
+  return { handler, loader: imported.loader };
 }

@@ -14,7 +14,7 @@ import { withRequestTimeout } from "../http/request-timeout.ts";
 import { compileAccessFormat, withAccessLog } from "../http/access-log.ts";
 import { WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
 import type { Channel, FetchHandler, HttpServer, Runtime } from "../runtime.ts";
-import { loadApp, toHandler } from "./app-loader.ts";
+import { type LoadedApp, loadApp, toHandler } from "./app-loader.ts";
 
 /** How often a worker tells the arbiter it is alive, in ms, for a given `--timeout`. */
 export function heartbeatInterval(timeoutSeconds: number): number {
@@ -98,13 +98,13 @@ function withRequestHooks(handler: FetchHandler, hooks: Hooks, worker: WorkerInf
   };
 }
 
-async function loadHandler(spec: WorkerSpec, runtime: Runtime, hooks: Hooks): Promise<FetchHandler> {
-  if (spec.app !== null) return loadApp(spec.app, runtime, spec.cwd);
+async function loadHandler(spec: WorkerSpec, runtime: Runtime, hooks: Hooks): Promise<LoadedApp> {
+  if (spec.app !== null) return loadApp(spec.app, runtime, spec.cwd, { loader: spec.loader });
   const handler = toHandler((hooks as { app?: unknown }).app);
   if (!handler) {
     throw new UnicornError('Cannot load app from the config file: "app" is not a Fetch handler', ExitCode.APP_LOAD_ERROR);
   }
-  return handler;
+  return { handler };
 }
 
 /** Runs a worker to its end; the process exits from here. */
@@ -201,26 +201,25 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
   const control = channel;
 
-  let handler: FetchHandler;
+  let app: LoadedApp;
   let guarded;
   try {
     if (spec.configFile) hooks = (await loadConfigFile(runtime, spec.configFile)).values as Hooks;
     await callHookStrict(hooks, "postFork", worker);
-    handler = await loadHandler(spec, runtime, hooks);
+    app = await loadHandler(spec, runtime, hooks);
     await callHookStrict(hooks, "postWorkerInit", worker);
-    const hooked = withRequestHooks(handler, hooks, worker, log);
+    const hooked = withRequestHooks(app.handler, hooks, worker, log);
     guarded = guardApp(withRequestTimeout(hooked, spec.requestTimeout, log), log, {
       limit: spec.maxRequests,
       onLimit: () => control.send({ type: "recycle", requests: spec.maxRequests }),
     });
   } catch (error) {
-    if (error instanceof UnicornError) {
-      log.error(error.message);
-      if (error.cause !== undefined) log.debug(stackOf(error.cause));
-      return void (await exit(error.exitCode));
-    }
-    log.error(`Cannot boot worker: ${stackOf(error)}`);
-    return void (await exit(ExitCode.WORKER_BOOT_ERROR));
+    // The arbiter says why, once for all the workers that fail alike.
+    const known = error instanceof UnicornError;
+    control.send({ type: "failed", message: known ? error.message : `Cannot boot worker: ${stackOf(error)}` });
+    if (known && error.cause !== undefined) log.debug(stackOf(error.cause));
+    await control.end();
+    return void (await exit(known ? error.exitCode : ExitCode.WORKER_BOOT_ERROR));
   }
   const policy = new RequestPolicy(capConnections(spec.http, runtime, log));
   let serving = policy.wrap(guarded.handler);
@@ -248,7 +247,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.error(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`);
     return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
-  control.send({ type: "booted" });
+  control.send({ type: "booted", loader: app.loader });
   const requests = guarded.requests;
   const arbiterPid = runtime.parentPid();
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));

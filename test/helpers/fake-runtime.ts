@@ -104,6 +104,9 @@ export class FakeRuntime implements Runtime {
   resolvePath(base: string, path: string) {
     return `${base}/${path}`;
   }
+  fileFromUrl(url: string) {
+    return decodeURIComponent(new URL(url).pathname);
+  }
   fileExists() {
     return true;
   }
@@ -152,6 +155,7 @@ export class FakeRuntime implements Runtime {
     let listener: ((message: Message) => void) | undefined;
     this.onChannel!({
       send() {},
+      end: () => Promise.resolve(),
       onMessage: (l) => (listener = l),
       onClose() {},
       close() {},

@@ -49,7 +49,8 @@ export class Server {
     const [cmd, ...rest] = [...(options.wrap ?? []), ...command(runtime)];
     this.child = spawn(cmd!, [...rest, ...args], {
       cwd: options.cwd ?? FIXTURES,
-      env: { ...process.env, ...options.env },
+      // As launched directly, not by npm (`npm test` sets these; the arbiter would take vitest for npx).
+      env: { ...process.env, npm_lifecycle_event: undefined, npm_command: undefined, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     (options.suite ? suiteServers : started).add(this);
