@@ -16,11 +16,13 @@ export type { Hooks, ServerInfo, WorkerInfo } from "./src/config/hooks.ts";
 export { ExitCode, UnicornError } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
 
+// Run as a program (scripts/build.mjs cuts the API bundle here):
 // Not awaited: a config file that imports defineConfig from this module must be able to
 // finish importing it while the CLI is still starting (a top-level await would deadlock).
+// The entry is chosen at run time, not written out three times: Deno (from JSR) would otherwise
+// fetch the Node backend's dependencies (tsx, esbuild) that it never runs.
 if ((import.meta as ImportMeta & { main?: boolean }).main) {
   const global = globalThis as { Bun?: unknown; Deno?: unknown };
-  if (global.Bun) void import("./runtimes/bun/main.ts");
-  else if (global.Deno) void import("./runtimes/deno/main.ts");
-  else void import("./runtimes/node/main.ts");
+  const runtime = global.Bun ? "bun" : global.Deno ? "deno" : "node";
+  void import(new URL(`./runtimes/${runtime}/main.ts`, import.meta.url).href);
 }

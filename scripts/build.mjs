@@ -46,27 +46,28 @@ for (const runtime of ["node", "bun", "deno"]) {
   });
 }
 
-// mod.ts runs the CLI when executed directly: in the bundle it loads the runtime's main beside it.
-const mainBesideApi = {
-  name: "main-beside-api",
+// The API alone: running the CLI is bin/unicorn.mjs's business (mod.ts runs it only as a main module).
+const CLI_MARK = "// Run as a program";
+const apiOnly = {
+  name: "api-only",
   setup(b) {
-    b.onResolve({ filter: /^\.\/runtimes\/(node|bun|deno)\/main\.ts$/ }, (args) => ({
-      path: args.path.replace(/^\.\/runtimes\/(\w+)\/main\.ts$/, "./$1/main.mjs"),
-      external: true,
-    }));
+    b.onLoad({ filter: /[\\/]mod\.ts$/ }, (args) => {
+      const text = fs.readFileSync(args.path, "utf8");
+      if (!text.includes(CLI_MARK)) throw new Error(`${args.path} lost its "${CLI_MARK}" line`);
+      return { contents: text.slice(0, text.indexOf(CLI_MARK)), loader: "ts" };
+    });
   },
 };
-await build({ ...common, entryPoints: { mod: API_ENTRY }, outdir: "dist", outExtension: { ".js": ".mjs" }, plugins: [mainBesideApi] });
-await build({
-  ...common,
-  entryPoints: { mod: API_ENTRY },
-  outdir: "dist",
-  outExtension: { ".js": ".cjs" },
-  format: "cjs",
-  plugins: [mainBesideApi],
-  // require("unicorn-http") only reads the API; running the CLI is the ESM entry's business.
-  define: { "import.meta.main": "false" },
-});
+for (const format of ["esm", "cjs"]) {
+  await build({
+    ...common,
+    entryPoints: { mod: API_ENTRY },
+    outdir: "dist",
+    outExtension: { ".js": format === "esm" ? ".mjs" : ".cjs" },
+    format,
+    plugins: [apiOnly],
+  });
+}
 
 // Declarations: tsc writes `.ts` specifiers as they are in the sources; a consumer resolves `.js` to `.d.ts`.
 execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.types.json"], {

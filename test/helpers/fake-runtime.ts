@@ -45,8 +45,12 @@ export class FakeRuntime implements Runtime {
   readonly errors: string[] = [];
   onChannel: ((channel: Channel) => void) | undefined;
 
+  /** The arbiter's environment variables. */
+  environment: Record<string, string> = {};
+  /** The arbiter's parent pid, as `parentPid()` reports it. */
+  ppid = 0;
   env() {
-    return {};
+    return this.environment;
   }
   args() {
     return [];
@@ -129,7 +133,7 @@ export class FakeRuntime implements Runtime {
   }
   setUmask() {}
   parentPid() {
-    return 0;
+    return this.ppid;
   }
   openFileLimit() {
     return undefined;

@@ -44,9 +44,10 @@ export class Server {
     runtime: RuntimeName,
     args: string[],
     /** `suite`: a server shared by a describe block, killed by `killSuite()` in its afterAll, not by killAll. */
-    options: { env?: Record<string, string>; cwd?: string; wrap?: string[]; suite?: boolean } = {},
+    /** `command`: how to start unicorn instead of the checkout's launch command (an installed package). */
+    options: { env?: Record<string, string>; cwd?: string; wrap?: string[]; suite?: boolean; command?: string[] } = {},
   ) {
-    const [cmd, ...rest] = [...(options.wrap ?? []), ...command(runtime)];
+    const [cmd, ...rest] = [...(options.wrap ?? []), ...(options.command ?? command(runtime))];
     this.child = spawn(cmd!, [...rest, ...args], {
       cwd: options.cwd ?? FIXTURES,
       // As launched directly, not by npm (`npm test` sets these; the arbiter would take vitest for npx).

@@ -9,7 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request, RawConnection } from "../helpers/http.ts";
-import { alive, describeProcess, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
+import { MAX_UNBOOTED } from "../../src/arbiter/arbiter.ts";
+import { alive, describeProcess, FIXTURES, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
 
 /** Runtimes whose arbiter can hand a socket to workers (see docs/listeners.md). */
 const SHARED: readonly RuntimeName[] = ["node"];
@@ -258,10 +259,22 @@ export function behaviourSuite(runtime: RuntimeName): void {
       expect(await waitGone(server.workerPids())).toEqual([]);
     });
 
-    test("an app that cannot be imported exits 4", async () => {
-      const server = start(["syntax-error.ts", "-b", "127.0.0.1:0"]);
+    test("an app that cannot be imported exits 4, saying once where: file, line, column and the source line", async () => {
+      const server = start(["syntax-error.ts", "-w", "3", "-b", "127.0.0.1:0"]);
       expect((await server.exited()).code).toBe(4);
-      expect(server.log).toMatch(/Cannot import app "syntax-error.ts"/);
+      const reports = server.lines.filter((l) => l.includes('Cannot import app "syntax-error.ts"'));
+      expect(reports).toHaveLength(1);
+      expect(reports[0]).toMatch(new RegExp(`\\(${FIXTURES.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/syntax-error\\.ts:2:\\d+\\)$`));
+      expect(server.log).toContain("    2 | export default {{ fetch( };");
+      expect(server.log).toMatch(/^\s+\| +\^$/m);
+    });
+
+    test(`workers that exit before they serve, ${MAX_UNBOOTED} in a row, halt the arbiter with exit code 3`, async () => {
+      const server = start(["exits-at-import.ts", "-w", "2", "-b", "127.0.0.1:0"]);
+      expect((await server.exited(30_000)).code).toBe(3);
+      expect(server.log).toMatch(new RegExp(`Shutting down: ${MAX_UNBOOTED} workers in a row exited before they served \\(the last exited with code 7\\)`));
+      expect(server.workerPids().length).toBeGreaterThanOrEqual(MAX_UNBOOTED);
+      expect(await waitGone(server.workerPids())).toEqual([]);
     });
 
     test("an export that is not a Fetch handler exits 4 and says what was found", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { Arbiter } from "../../src/arbiter/arbiter.ts";
+import { Arbiter, MAX_UNBOOTED } from "../../src/arbiter/arbiter.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { FakeRuntime } from "../helpers/fake-runtime.ts";
@@ -223,5 +223,88 @@ describe("the arbiter", () => {
     await arbiter.tick();
     expect(arbiter.numWorkers).toBe(0);
     expect(runtime.spawned.slice(0, 2).map((w) => w.signals)).toEqual([["SIGTERM"], ["SIGTERM"]]);
+  });
+});
+
+describe("workers that never boot", () => {
+  test(`${MAX_UNBOOTED} workers in a row exiting before they serve halt the arbiter with exit code 3`, async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "1"]);
+    for (let i = 0; i < MAX_UNBOOTED; i++) {
+      expect(arbiter.exitCode, `after ${i} exits`).toBeUndefined();
+      expect(lines.some((l) => l.includes("Shutting down"))).toBe(false);
+      runtime.live[0]!.exit(1);
+      await arbiter.tick();
+      // Past the crash backoff: the next one starts.
+      runtime.now += 60;
+      await arbiter.tick();
+    }
+    expect(lines.some((l) => l.includes(`Shutting down: ${MAX_UNBOOTED} workers in a row exited before they served (the last exited with code 1)`))).toBe(true);
+    await arbiter.tick();
+    expect(arbiter.exitCode).toBe(3);
+  });
+
+  test("a worker that serves in between starts the count again", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "1"]);
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < MAX_UNBOOTED - 1; i++) {
+        runtime.live[0]!.exit(1);
+        await arbiter.tick();
+        runtime.now += 60;
+        await arbiter.tick();
+      }
+      runtime.connect(runtime.live[0]!)({ type: "booted" });
+      runtime.live[0]!.exit(1);
+      await arbiter.tick();
+      runtime.now += 60;
+      await arbiter.tick();
+    }
+    expect(lines.some((l) => l.includes("Shutting down"))).toBe(false);
+    expect(arbiter.exitCode).toBeUndefined();
+  });
+
+  test("workers failing to load alike are reported once, from what they said", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "3"]);
+    const failure = 'Cannot import app "app.ts": Unexpected token (/app/app.ts:2:5)';
+    for (const worker of runtime.spawned) {
+      runtime.connect(worker)({ type: "failed", message: failure });
+      worker.exit(4);
+    }
+    await arbiter.tick();
+    expect(lines.filter((l) => l.includes(failure))).toHaveLength(1);
+    expect(lines.some((l) => l.includes("Shutting down: the app failed to load"))).toBe(true);
+    await arbiter.tick();
+    expect(arbiter.exitCode).toBe(4);
+  });
+});
+
+describe("started by npm", () => {
+  async function underNpm() {
+    const runtime = new FakeRuntime();
+    runtime.environment = { npm_command: "exec", npm_lifecycle_event: "npx", npm_config_user_agent: "npm/11.19.1 node/v20" };
+    runtime.ppid = 500;
+    const lines: string[] = [];
+    const log = new Logger({ level: "debug", sink: (line) => lines.push(line), pid: 1, now: () => new Date(0) });
+    const arbiter = new Arbiter(runtime, resolveConfig(["app.ts"], {}).config, log);
+    await arbiter.start();
+    await arbiter.manageWorkers();
+    return { runtime, arbiter, lines };
+  }
+
+  test("the launcher's exit stops the arbiter as TERM does, since npm does not pass TERM on", async () => {
+    const { runtime, arbiter, lines } = await underNpm();
+    expect(lines.some((l) => l.includes("Started by npm (parent pid:500)"))).toBe(true);
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual([]);
+    runtime.ppid = 1;
+    await arbiter.tick();
+    expect(lines.some((l) => l.includes("The npm process that started unicorn (pid:500) exited"))).toBe(true);
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM"]);
+  });
+
+  test("an arbiter not started by a package manager does not watch its parent", async () => {
+    const { runtime, arbiter } = await started();
+    runtime.ppid = 1;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual([]);
   });
 });

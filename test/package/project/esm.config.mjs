@@ -1,0 +1,3 @@
+import { defineConfig } from "unicorn-http";
+
+export default defineConfig({ workers: 3 });

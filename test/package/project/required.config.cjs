@@ -1,0 +1,3 @@
+const { defineConfig } = require("unicorn-http");
+
+module.exports = defineConfig({ workers: 3 });
