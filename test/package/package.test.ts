@@ -76,6 +76,7 @@ beforeAll(async () => {
   for (const [scope, type] of [["esm", "module"], ["cjs", "commonjs"]] as const) {
     fs.mkdirSync(path.join(project, scope));
     for (const file of ["app.ts", "greet.ts"]) fs.copyFileSync(path.join(TEMPLATE, file), path.join(project, scope, file));
+    fs.copyFileSync(path.join(TEMPLATE, "esm.config.mjs"), path.join(project, scope, "esm.config.js"));
     fs.writeFileSync(path.join(project, scope, "package.json"), JSON.stringify({ type }));
   }
   const hono = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies.hono;
@@ -120,8 +121,8 @@ describe.each(["node", "bun", "deno"] as const)("installed, on %s", (runtime) =>
     expect(js.log).toMatch(new RegExp(`Starting unicorn [\\d.]+ on ${runtime} `));
   });
 
-  test("configs that import unicorn-http load: .mjs, .ts, and .cjs with require", async () => {
-    const configs = ["esm.config.mjs", "typed.config.ts", "required.config.cjs"];
+  test("configs that import unicorn-http load: .mjs, .js in an ES package, .ts, and .cjs with require", async () => {
+    const configs = ["esm.config.mjs", "esm/esm.config.js", "typed.config.ts", "required.config.cjs"];
     for (const config of configs) {
       const [cmd, ...args] = launch();
       const { stdout } = await run(cmd!, [...args, "-c", config, "--print-config", "app.mjs"], { cwd: project, env: userEnv() });
@@ -144,7 +145,7 @@ describe.each(["node", "bun", "deno"] as const)("installed, on %s", (runtime) =>
 });
 
 describe("installed, on each Node version", () => {
-  test.each(nodes())("%s serves a TypeScript app in an ESM, a CommonJS and an untyped package", async (_name, node) => {
+  test.each(nodes())("%s serves a TypeScript app in an ESM, a CommonJS and an untyped package, and loads a typed config", async (_name, node) => {
     for (const scope of ["esm", "cjs", "."]) {
       const server = start([node, path.join(project, "node_modules/.bin/unicorn")], [path.join(scope, "app.ts")], {
         env: userEnv(node),
@@ -156,6 +157,11 @@ describe("installed, on each Node version", () => {
       server.signal("SIGTERM");
       await server.exited();
     }
+    const { stdout } = await run(node, [path.join(project, "node_modules/.bin/unicorn"), "-c", "typed.config.ts", "--print-config", "app.mjs"], {
+      cwd: project,
+      env: userEnv(node),
+    });
+    expect(stdout).toMatch(/^workers\s*=\s*3\s+# file\b/m);
     // Node 22.18 and later strip types themselves; tsx is only the fallback there.
     const major = Number((_name.match(/\d+/) ?? ["20"])[0]);
     const stripped = start([node, path.join(project, "node_modules/.bin/unicorn")], ["strip.ts"], { env: userEnv(node) });
