@@ -25,6 +25,8 @@ export type Message =
 /** What the arbiter passes to a worker, as JSON in `UNICORN_WORKER`. */
 export interface WorkerSpec {
   readonly id: number;
+  /** The arbiter's pid: a worker whose parent is no longer this process exits, whatever state it is in. */
+  readonly arbiterPid: number;
   readonly control: string;
   /** The APP spec, or null when the config file holds the app itself. */
   readonly app: string | null;

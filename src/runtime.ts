@@ -224,6 +224,8 @@ export interface Runtime {
   listenControl(path: string, onChannel: (channel: Channel) => void): Promise<ControlServer>;
   spawnWorker(spec: SpawnSpec): WorkerProcess;
   makeTempDir(prefix: string): string;
+  /** The folders in the temp folder whose names start with `prefix`, as full paths. */
+  tempDirs(prefix: string): string[];
   removePath(path: string): void;
 
   // Worker side.

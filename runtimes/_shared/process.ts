@@ -25,6 +25,7 @@ export type CommonParts = Pick<
   | "kill"
   | "monotonic"
   | "makeTempDir"
+  | "tempDirs"
   | "removePath"
   | "resolvePath"
   | "fileFromUrl"
@@ -111,6 +112,13 @@ export function commonParts(): CommonParts {
     },
     monotonic: () => performance.now() / 1000,
     makeTempDir: (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix)),
+    tempDirs(prefix) {
+      try {
+        return fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(prefix)).map((name) => path.join(os.tmpdir(), name));
+      } catch {
+        return [];
+      }
+    },
     removePath: (target) => fs.rmSync(target, { recursive: true, force: true }),
     resolvePath: (base, target) => path.resolve(base, target),
     fileFromUrl: (url) => fileURLToPath(url),

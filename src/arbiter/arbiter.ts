@@ -55,6 +55,8 @@ const TICK_MS = 1000;
  * the worker, a crash while importing) before the arbiter halts with exit 3 rather than respawn forever.
  */
 export const MAX_UNBOOTED = 5;
+/** Control folders are named `unicorn-PID-XXXXXX` in the temp folder. */
+const CONTROL_DIR_PREFIX = "unicorn-";
 /** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
 const LAST_WORDS_MS = 1000;
 
@@ -175,7 +177,9 @@ export class Arbiter {
     }
     // Tests read the bound address from this line.
     for (const listener of serve) log.info(`Listening at: ${formatAddress(listener.address, http.tls ? "https" : "http")} (${runtime.pid})`);
-    this.#controlDir = runtime.makeTempDir("unicorn-");
+    this.#removeStaleControlDirs();
+    // The pid in the name: a later arbiter can tell the folder of one that died (SIGKILL) and remove it.
+    this.#controlDir = runtime.makeTempDir(`${CONTROL_DIR_PREFIX}${runtime.pid}-`);
     try {
       this.#control = await runtime.listenControl(`${this.#controlDir}/control.sock`, (ch) => this.#adopt(ch));
     } catch (error) {
@@ -216,6 +220,16 @@ export class Arbiter {
     this.log.info(`The ${this.#launcher.name} process that started unicorn (pid:${this.#launcher.pid}) exited`);
     this.#launcher = undefined;
     this.handleTerm();
+  }
+
+  /** Removes the control folders of arbiters that are gone without cleaning up (SIGKILL, a crash). */
+  #removeStaleControlDirs(): void {
+    for (const dir of this.runtime.tempDirs(CONTROL_DIR_PREFIX)) {
+      const pid = Number(/\/unicorn-(\d+)-[^/]*$/.exec(dir)?.[1]);
+      if (!pid || pid === this.runtime.pid || this.runtime.kill(pid, 0)) continue;
+      this.runtime.removePath(dir);
+      this.log.debug(`Removed ${dir}, left by an arbiter (pid:${pid}) that is gone`);
+    }
   }
 
   /** `--reload`: watches the app's folder (or the working directory) and the extra files. */
@@ -692,6 +706,7 @@ export class Arbiter {
     const jitter = config.maxRequestsJitter ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     const spec: WorkerSpec = {
       id,
+      arbiterPid: this.runtime.pid,
       control: `${this.#controlDir}/control.sock`,
       app: typeof app === "string" ? app : null,
       configFile: this.#configFile ?? null,

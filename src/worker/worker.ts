@@ -22,6 +22,9 @@ export function heartbeatInterval(timeoutSeconds: number): number {
   return Math.max(50, Math.min(1000, (timeoutSeconds * 1000) / 4));
 }
 
+/** How often a worker checks that its arbiter is still its parent, in ms (a parent's death also closes the control socket). */
+const ORPHAN_CHECK_MS = 200;
+
 /** Descriptors a worker keeps for itself (stdio, event loop, control socket, listeners, logs, files the app opens). */
 const FD_RESERVE = 64;
 
@@ -115,6 +118,26 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     runtime.exit(ExitCode.USAGE);
   }
   const spec = JSON.parse(raw) as WorkerSpec;
+  // Never outlive the arbiter, from the first instant: a worker spawned just before its arbiter died
+  // (SIGKILL) may find no one at the control socket, or be left connected to a socket no one reads.
+  const orphaned = () => {
+    if (runtime.parentPid() === spec.arbiterPid) return false;
+    // The arbiter died without cleaning up: its control folder goes with the last of its workers.
+    runtime.removePath(spec.control.slice(0, spec.control.lastIndexOf("/")));
+    return true;
+  };
+  /**
+   * The control socket closes (or refuses) as the arbiter dies, a moment before the worker is handed
+   * to init: wait for that, briefly, so that the arbiter's control folder is removed, then exit.
+   */
+  const leaveAsOrphan = (code: number, tries = 0): void => {
+    if (orphaned() || tries >= 20) runtime.exit(code);
+    else setTimeout(() => leaveAsOrphan(code, tries + 1), 10);
+  };
+  if (orphaned()) return runtime.exit(ExitCode.OK);
+  setInterval(() => {
+    if (orphaned()) runtime.exit(ExitCode.OK);
+  }, ORPHAN_CHECK_MS);
   let log: Logger;
   try {
     log = openErrorLog(runtime, spec.errorLog, spec.logLevel);
@@ -187,12 +210,12 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     channel = await runtime.connectControl(spec.control);
   } catch (error) {
     log.error(`Cannot reach the arbiter at "${spec.control}": ${messageOf(error)}`);
-    return void runtime.exit(ExitCode.WORKER_BOOT_ERROR);
+    return leaveAsOrphan(ExitCode.WORKER_BOOT_ERROR);
   }
   // The socket closes when the arbiter dies, SIGKILL included: never outlive it.
   channel.onClose(() => {
     log.warning("Arbiter is gone, worker exiting");
-    runtime.exit(ExitCode.OK);
+    leaveAsOrphan(ExitCode.OK);
   });
   channel.onMessage((message) => {
     if (message.type === "stop") void stop();
@@ -236,6 +259,8 @@ export async function runWorker(runtime: Runtime): Promise<void> {
       if (Number.isInteger(Math.log10(n))) log.warning(`Cannot write the access log (${n} lines lost so far): ${messageOf(error)}`);
     });
   }
+  // Loading the app may have taken long: an orphan must not start listening.
+  if (orphaned()) return runtime.exit(ExitCode.OK);
   try {
     server = await runtime.serve(serving, spec.listeners, {
       backlog: spec.backlog,
@@ -249,14 +274,10 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   }
   control.send({ type: "booted", loader: app.loader });
   const requests = guarded.requests;
-  const arbiterPid = runtime.parentPid();
+  if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
   setInterval(() => {
     watchAccept();
-    if (runtime.parentPid() !== arbiterPid) {
-      log.warning("Arbiter is gone, worker exiting");
-      runtime.exit(ExitCode.OK);
-    }
     control.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss() });
   }, heartbeatInterval(spec.timeout));
 }

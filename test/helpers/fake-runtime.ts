@@ -71,8 +71,10 @@ export class FakeRuntime implements Runtime {
     this.handlers.set(signal, handler);
   }
   onUncaught() {}
-  kill() {
-    return true;
+  /** Pids `kill(pid, 0)` finds alive; undefined: every pid. */
+  livePids: Set<number> | undefined;
+  kill(pid: number, signal: SignalName | 0) {
+    return signal !== 0 || this.livePids === undefined || this.livePids.has(pid);
   }
   monotonic() {
     return this.now;
@@ -92,10 +94,18 @@ export class FakeRuntime implements Runtime {
     this.spawned.push(worker);
     return worker;
   }
-  makeTempDir() {
-    return "/tmp/fake";
+  makeTempDir(prefix: string) {
+    return `/tmp/${prefix}fake`;
   }
-  removePath() {}
+  /** Temp folders `tempDirs` lists; `removed` records what the arbiter removed. */
+  readonly temps: string[] = [];
+  readonly removed: string[] = [];
+  tempDirs(prefix: string) {
+    return this.temps.filter((t) => t.startsWith(`/tmp/${prefix}`));
+  }
+  removePath(path: string) {
+    this.removed.push(path);
+  }
   connectControl(): Promise<Channel> {
     throw new Error("not in the arbiter");
   }

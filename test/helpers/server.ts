@@ -212,3 +212,21 @@ async function killSet(set: Set<Server>): Promise<void> {
   }
   await Promise.all(servers.map((s) => s.exited().catch(() => {})));
 }
+
+/**
+ * Every live process that is a worker of the arbiter `pid`, found by the spec in its environment:
+ * also the ones spawned too late for the arbiter to log their pid.
+ */
+export function workersOf(pid: number): number[] {
+  const marker = `"arbiterPid":${pid},`;
+  const found: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, "latin1").includes(marker) && alive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return found;
+}

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request, RawConnection } from "../helpers/http.ts";
 import { MAX_UNBOOTED } from "../../src/arbiter/arbiter.ts";
-import { alive, describeProcess, FIXTURES, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
+import { alive, describeProcess, FIXTURES, killAll, ROOT, type RuntimeName, Server, waitGone, workersOf } from "../helpers/server.ts";
 
 /** Runtimes whose arbiter can hand a socket to workers (see docs/listeners.md). */
 const SHARED: readonly RuntimeName[] = ["node"];
@@ -167,6 +167,40 @@ export function behaviourSuite(runtime: RuntimeName): void {
       await server.exited();
       const left = await waitGone(workers, 2_000);
       expect(left.map(describeProcess), server.log).toEqual([]);
+    });
+  });
+
+  describe(`${runtime}: orphans`, () => {
+    test("no worker outlives an arbiter SIGKILLed at a random moment: booting, serving or draining", async () => {
+      const trials = 10;
+      let orphans = 0;
+      for (let trial = 0; trial < trials; trial++) {
+        const server = start(["app.ts", "-w", "3", "-b", "127.0.0.1:0"]);
+        const moment = trial % 3;
+        if (moment === 0) {
+          // Booting: somewhere between the first spawn and the workers serving.
+          await server.waitFor(/Booting worker with pid/);
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
+        } else {
+          const url = await server.ready(moment === 1 ? 1 : 3);
+          if (moment === 2) {
+            void request(`${url}/slow?ms=3000`).catch(() => {});
+            await server.waitFor(/fixture: slow request started/);
+            server.signal("SIGTERM");
+            await server.waitFor(/Handling signal: term/);
+          }
+        }
+        const workers = new Set([...workersOf(server.pid), ...server.workerPids()]);
+        server.signal("SIGKILL");
+        await server.exited();
+        const left = await waitGone([...workers, ...workersOf(server.pid)], 3_000);
+        orphans += left.length;
+        // The workers that outlived it by a moment removed the control folder it could not remove.
+        const folders = fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(`unicorn-${server.pid}-`));
+        expect(folders, `trial ${trial}`).toEqual([]);
+        expect(left.map(describeProcess), `trial ${trial} (${["booting", "serving", "draining"][moment]}):\n${server.log}`).toEqual([]);
+      }
+      expect(orphans).toBe(0);
     });
   });
 

@@ -308,3 +308,21 @@ describe("started by npm", () => {
     expect(runtime.spawned[0]!.signals).toEqual([]);
   });
 });
+
+describe("control folders", () => {
+  test("a starting arbiter removes the control folders of arbiters that are gone, and only those", async () => {
+    const runtime = new FakeRuntime();
+    runtime.temps.push("/tmp/unicorn-4242-abc", "/tmp/unicorn-77-def", "/tmp/unicorn-1-self", "/tmp/unicorn-xyz");
+    runtime.livePids = new Set([77, 1]);
+    const log = new Logger({ level: "debug", sink: () => {}, pid: 1, now: () => new Date(0) });
+    await new Arbiter(runtime, resolveConfig(["app.ts"], {}).config, log).start();
+    expect(runtime.removed).toEqual(["/tmp/unicorn-4242-abc"]);
+  });
+
+  test("the control folder is named after the arbiter's pid", async () => {
+    const { runtime } = await started();
+    const spec = JSON.parse(runtime.spawned[0]!.spec.env.UNICORN_WORKER!);
+    expect(spec.control).toMatch(/^\/tmp\/unicorn-1-[^/]+\/control\.sock$/);
+    expect(spec.arbiterPid).toBe(1);
+  });
+});
