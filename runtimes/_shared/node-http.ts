@@ -25,8 +25,13 @@ type WithHead = http.IncomingMessage & { [HEAD]?: WireHead };
 /** How often a draining worker looks for idle connections to close, in ms. */
 const DRAIN_POLL_MS = 100;
 
+/** The last response started on a socket: answers go out in order, so it is the last to finish. */
+const LAST = Symbol("unicorn.last");
 /** Node's own link from a socket to the response it is writing; unset while the socket is idle. */
-type HttpSocket = net.Socket & ProxiedSocket & { _httpMessage?: http.ServerResponse | null };
+type HttpSocket = net.Socket & ProxiedSocket & {
+  _httpMessage?: http.ServerResponse | null;
+  [LAST]?: http.ServerResponse;
+};
 
 /** The app's second argument: the client address plus Node's own objects, as Hono expects them. */
 class NodeConnInfo implements ConnInfo {
@@ -153,7 +158,8 @@ export async function serveNodeHttp(
     res.end(body);
   };
   const check = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
-    const socket = req.socket;
+    const socket = req.socket as HttpSocket;
+    socket[LAST] = res;
     if (refused.has(socket)) {
       socket.destroy();
       return false;
@@ -216,12 +222,24 @@ export async function serveNodeHttp(
       options.onRefused({ status: 501, reason: "CONNECT is not supported" }, socket.remoteAddress ?? "unix");
       answerAndClose(socket, 501);
     });
-    server.on("clientError", (error: NodeJS.ErrnoException, socket: net.Socket) => {
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: HttpSocket) => {
       options.onError(error);
       if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
       // The bytes after a refused request (its body) are not parsed as anything: the refusal stands alone.
       if (refused.has(socket)) return void socket.end();
-      answerAndClose(socket, statusOfClientError(error));
+      refused.add(socket);
+      // Bytes after a request that closes the connection (Connection: close, HTTP/1.0) are not a
+      // request: they are neither parsed nor refused. Anything else gets 400 (or 408, 431).
+      const status = error.code === "HPE_CLOSED_CONNECTION" ? undefined : statusOfClientError(error);
+      const answer = () => (status === undefined ? socket.end() : answerAndClose(socket, status));
+      // A valid request before the bad bytes gets its answer first, then the refusal, then the close.
+      const last = socket[LAST];
+      if (last && !last.writableFinished && !last.destroyed) {
+        last.once("finish", answer);
+        last.once("close", () => socket.writable || socket.destroy());
+        return;
+      }
+      answer();
     });
     await listen(server, listener, options.backlog);
     servers.push(server);

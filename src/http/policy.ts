@@ -97,6 +97,7 @@ interface Fields {
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(?::\d{0,5})?$/;
 const DIGITS = /^\d+$/;
 const ABSOLUTE = /^https?:\/\/[^/?#]/i;
+/** Transfer codings RFC 9110 registers besides chunked: known, framed, and still not decoded here (501). */
 const CODINGS = new Set(["gzip", "deflate", "compress", "x-gzip", "x-compress"]);
 
 /** The policy of one worker, built once from its settings. */
@@ -278,16 +279,21 @@ export class RequestPolicy {
     if (fields.transferEncoding !== null) {
       if (fields.length !== null) return { status: 400, reason: "both Content-Length and Transfer-Encoding" };
       if (version === "1.0") return { status: 400, reason: "Transfer-Encoding in an HTTP/1.0 request" };
+      // The body's framing first (chunked last, once), then the codings: unicorn decodes none but
+      // chunked, and the app would get a gzip'd body it cannot tell from a plain one (RFC 9112 6.1: 501).
       const codings = fields.transferEncoding.toLowerCase().split(",");
+      for (const coding of codings) {
+        const name = coding.trim();
+        if (name !== "chunked" && !CODINGS.has(name)) return { status: 501, reason: `the transfer coding "${name}" is not supported` };
+      }
       for (let i = 0; i < codings.length; i++) {
-        const coding = codings[i]!.trim();
-        if (coding === "chunked") {
-          if (i !== codings.length - 1) return { status: 400, reason: "chunked is not the last transfer coding" };
-        } else if (!CODINGS.has(coding)) {
-          return { status: 501, reason: `the transfer coding "${coding}" is not supported` };
-        } else if (i === codings.length - 1) {
-          return { status: 400, reason: "the last transfer coding is not chunked" };
+        const chunked = codings[i]!.trim() === "chunked";
+        if (chunked !== (i === codings.length - 1)) {
+          return { status: 400, reason: chunked ? "chunked is not the last transfer coding" : "the last transfer coding is not chunked" };
         }
+      }
+      if (codings.length > 1) {
+        return { status: 501, reason: `the transfer coding "${codings[0]!.trim()}" is not supported: only chunked is` };
       }
     } else if (fields.length !== null) {
       if (fields.lengths > 1 || !DIGITS.test(fields.length)) return { status: 400, reason: "an invalid Content-Length" };

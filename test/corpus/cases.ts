@@ -30,6 +30,11 @@ export interface ValidCase {
   readonly raw: string;
   /** The markers the app must answer, in order. */
   readonly seen: readonly string[];
+  /**
+   * The statuses of every answer on the connection, in order, when the case holds more than valid
+   * requests (a valid request, then bytes that are not one); the connection must then be closed.
+   */
+  readonly statuses?: readonly number[];
 }
 
 const H = "Host: example.com\r\n";
@@ -100,6 +105,7 @@ export const INVALID: readonly InvalidCase[] = [
   { id: "chunked_03 stacked chunked", category: "smuggling", raw: chunkedPost("/p", "5\r\nhello\r\n0\r\n\r\n").replace("Transfer-Encoding: chunked", "Transfer-Encoding: identity, chunked, identity, chunked"), status: [400, 501] },
   { id: "chunked_04 chunked twice across headers", category: "smuggling", raw: `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, status: BAD },
   { id: "chunked_05 chunked in HTTP/1.0", category: "smuggling", raw: `POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, status: BAD },
+  { id: "gzip, chunked: a coding unicorn does not decode", category: "transfer codings", raw: `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, status: [501] },
   { id: "chunked_06 gzip after chunked", category: "smuggling", raw: `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, status: [400, 501] },
   { id: "chunked_08 identity after chunked", category: "smuggling", raw: `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, status: [400, 501] },
   { id: "unknown TE", category: "smuggling", raw: `POST /p HTTP/1.1\r\n${H}Transfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, status: [400, 501] },
@@ -157,6 +163,11 @@ export const VALID: readonly ValidCase[] = [
   { id: "Host with port", raw: `GET /hp HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\n\r\n`, seen: ["app:/hp:0"] },
   { id: "Host IPv6 literal", raw: `GET /v6 HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n`, seen: ["app:/v6:0"] },
   { id: "repeated ordinary header", raw: `GET /rep HTTP/1.1\r\n${H}Accept: a\r\nAccept: b\r\nConnection: close\r\n\r\n`, seen: ["app:/rep:0"] },
+  // A valid request gets its answer before anything behind it is refused; nothing after a request
+  // that closes the connection is parsed or refused.
+  { id: "a valid request, then bytes that are not a request", raw: `GET /first HTTP/1.1\r\n${H}\r\ngarbage\r\n\r\n`, seen: ["app:/first:0"], statuses: [200, 400] },
+  { id: "Connection: close, then another request", raw: `GET /closing HTTP/1.1\r\n${H}Connection: close\r\n\r\n${smuggled}`, seen: ["app:/closing:0"], statuses: [200] },
+  { id: "HTTP/1.0 without keep-alive, then another request", raw: `GET /old10 HTTP/1.0\r\n${H}\r\n${smuggled}`, seen: ["app:/old10:0"], statuses: [200] },
   { id: "100 fields at the limit", raw: `GET /lim HTTP/1.1\r\n${headerLines(98)}${H}Connection: close\r\n\r\n`, seen: ["app:/lim:0"] },
 ];
 
@@ -202,6 +213,7 @@ export const DEVIATIONS: Record<Target, Record<string, Deviation>> = {
     "many duplicate fields over the count": { reason: "Bun.serve merges repeated fields before unicorn counts them", accepted: true },
     "HTTP/1.0 without Host": { reason: HIDDEN_VERSION },
     "OPTIONS *": { reason: "Bun.serve refuses OPTIONS * (400)" },
+    "gzip, chunked: a coding unicorn does not decode": { reason: "Bun.serve refuses any coding but chunked itself, with 400", status: [400] },
     "DEL in value": { reason: UNREAD_FIELD, accepted: true },
     "007 header field over 8190": { reason: UNREAD_FIELD, accepted: true },
     "field over --limit-request-field-size 100": { reason: UNREAD_FIELD, accepted: true },

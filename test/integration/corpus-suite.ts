@@ -67,8 +67,11 @@ export function corpusSuite(runtime: RuntimeName, engine?: "native"): void {
         continue;
       }
       test(`valid: ${c.id}`, async () => {
-        const result = await sendRaw(ports.get("[]")!, c.raw, 5000);
+        const result = await sendRaw(ports.get("[]")!, c.raw, 5000, "127.0.0.1", halfClose && c.statuses !== undefined);
         expect(result.text.match(/app:[^\n]*/g) ?? [], result.text).toEqual(c.seen);
+        if (c.statuses === undefined) return;
+        expect(result.statuses, result.text).toEqual(c.statuses);
+        expect(result.closed, "the connection is closed").toBe(true);
       });
     }
   });
