@@ -24,6 +24,8 @@ type WithHead = http.IncomingMessage & { [HEAD]?: WireHead };
 
 /** How often a draining worker looks for idle connections to close, in ms. */
 const DRAIN_POLL_MS = 100;
+/** How long a connection unicorn closed may wait for the client to close its end, in ms. */
+const LINGER_MS = 1000;
 
 /** The last response started on a socket: answers go out in order, so it is the last to finish. */
 const LAST = Symbol("unicorn.last");
@@ -67,11 +69,26 @@ function hasHost(raw: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * Ends a connection unicorn has given up on, and releases its descriptor even if the client never
+ * closes its end: after our FIN, a socket waits for the peer's (FIN-WAIT-2) as long as the client
+ * likes. What the client still sends meanwhile is read and dropped, so the close does not reset the
+ * answer before the client has read it.
+ */
+function closeSoon(socket: net.Socket, data?: string): void {
+  if (socket.destroyed) return;
+  socket.resume();
+  if (data === undefined) socket.end();
+  else socket.end(data);
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
 /** A raw answer on a socket whose HTTP state cannot be trusted any more, then close. */
 function answerAndClose(socket: net.Socket, status: number): void {
   if (!socket.writable) return void socket.destroy();
   const body = `${reasonPhrase(status)}\n`;
-  socket.end(
+  closeSoon(
+    socket,
     `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
       `Content-Length: ${body.length}\r\n\r\n${body}`,
   );
@@ -226,20 +243,32 @@ export async function serveNodeHttp(
       options.onError(error);
       if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
       // The bytes after a refused request (its body) are not parsed as anything: the refusal stands alone.
-      if (refused.has(socket)) return void socket.end();
+      if (refused.has(socket)) return void closeSoon(socket);
       refused.add(socket);
       // Bytes after a request that closes the connection (Connection: close, HTTP/1.0) are not a
       // request: they are neither parsed nor refused. Anything else gets 400 (or 408, 431).
       const status = error.code === "HPE_CLOSED_CONNECTION" ? undefined : statusOfClientError(error);
-      const answer = () => (status === undefined ? socket.end() : answerAndClose(socket, status));
-      // A valid request before the bad bytes gets its answer first, then the refusal, then the close.
+      const answer = () => (status === undefined ? closeSoon(socket) : answerAndClose(socket, status));
       const last = socket[LAST];
-      if (last && !last.writableFinished && !last.destroyed) {
-        last.once("finish", answer);
-        last.once("close", () => socket.writable || socket.destroy());
+      const pending = last && !last.writableFinished && !last.destroyed ? last : undefined;
+      if (!pending) return answer();
+      const request = (pending as http.ServerResponse & { req?: http.IncomingMessage }).req;
+      if (status === 408 && request && !request.complete) {
+        // The request in flight is the one whose body stopped coming (--body-timeout): its body
+        // read fails now, the client gets 408 if nothing of an answer went out yet, and it ends.
+        // (Destroying an unfinished request destroys its socket: the 408 goes out first.)
+        const stop = () =>
+          request.destroy(Object.assign(new Error("The request body timed out (--body-timeout)"), { code: "ERR_BODY_TIMEOUT" }));
+        pending.on("error", () => {});
+        if (pending.headersSent) return stop();
+        answerAndClose(socket, 408);
+        socket.once("finish", stop);
+        socket.once("close", stop);
         return;
       }
-      answer();
+      // A valid request before the bad bytes gets its answer first, then the refusal, then the close.
+      pending.once("finish", answer);
+      pending.once("close", () => pending.writableFinished || closeSoon(socket));
     });
     await listen(server, listener, options.backlog);
     servers.push(server);

@@ -23,8 +23,8 @@ export const runtime: Runtime = {
     tls: { ciphers: true, clientCertificates: true },
     defaultEngine: "native",
     engineNotes: {
-      native: "Bun.serve keeps its own header deadline and body rate (about 10 s and 16 KiB/s): " +
-        "--header-timeout, --body-timeout and --worker-connections do not apply",
+      native: "Bun.serve keeps its own header deadline (about 10 s): --header-timeout and --worker-connections " +
+        "do not apply; --body-timeout bounds a whole request other than GET and HEAD, closing it without a 408",
     },
   },
   bindShared: () => Promise.reject(new Error("a Bun arbiter cannot hand sockets to workers")),

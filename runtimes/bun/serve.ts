@@ -4,6 +4,8 @@ import { NativeDrain } from "../_shared/native-drain.ts";
 
 interface BunServer {
   requestIP(request: Request): { address: string; port: number; family: string } | null;
+  /** The idle timeout of this request's connection, in seconds; 0 for none. */
+  timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
 }
 interface BunServeOptions {
@@ -59,6 +61,7 @@ export function serve(
 ): Promise<HttpServer> {
   const drain = new NativeDrain();
   const settings = options.policy.settings;
+  const bodyTimeout = settings.bodyTimeout === settings.keepAlive ? undefined : Math.min(255, settings.bodyTimeout);
   const servers = listeners.map((listener) => {
     if (listener.kind !== "reuse-port") throw new Error("Bun.serve cannot serve an inherited socket");
     return Bun.serve({
@@ -73,6 +76,9 @@ export function serve(
       maxRequestBodySize: settings.limitRequestBody > 0 ? settings.limitRequestBody : Number.MAX_SAFE_INTEGER,
       ...(settings.tls ? { tls: tlsOptions(settings.tls) } : {}),
       fetch(request, server) {
+        // Bun's idle timer does not restart as a body arrives: a steady upload was cut at --keep-alive.
+        // A request that may carry a body gets --body-timeout instead (0: none), Bun's bound on the whole request.
+        if (bodyTimeout !== undefined && request.method !== "GET" && request.method !== "HEAD") server.timeout(request, bodyTimeout);
         const result = handler(request, new BunConnInfo(request, server));
         return drain.respond(result);
       },

@@ -19,7 +19,7 @@ import { makeCerts, type TestCerts } from "../helpers/tls.ts";
 const portOf = (url: string) => Number(new URL(url).port);
 
 /** What the node:http engine (Node, Deno) enforces and Bun.serve does not let unicorn set. */
-const BUN_OWN_DEADLINES = "Bun.serve keeps its own header deadline and body rate";
+const BUN_OWN_DEADLINES = "Bun.serve keeps its own header deadline, and closes without a 408";
 
 function httpsGet(url: string, options: tls.ConnectionOptions = {}): Promise<{ status: number; body: string; protocol: string }> {
   return new Promise((resolve, reject) => {
@@ -35,6 +35,40 @@ function httpsGet(url: string, options: tls.ConnectionOptions = {}): Promise<{ s
       );
     });
     req.on("error", reject);
+  });
+}
+
+/** A connection that sends `head` and then nothing, never closing its end; `answered` is what came back first. */
+function holdOpen(port: number, head: string): { socket: net.Socket; answered: Promise<string> } {
+  const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  socket.on("error", () => {});
+  socket.write(head);
+  const answered = new Promise<string>((resolve) => {
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+    socket.on("end", () => resolve(text));
+    socket.on("close", () => resolve(text));
+  });
+  return { socket, answered };
+}
+
+/** POSTs `bytes` to /upload evenly over `ms`, then returns the whole answer. */
+function trickleUpload(port: number, bytes: number, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    let text = "";
+    socket.on("data", (chunk: Buffer) => (text += chunk.toString("latin1")));
+    socket.on("close", () => resolve(text));
+    socket.on("error", reject);
+    socket.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n`);
+    const steps = Math.ceil(ms / 100);
+    let sent = 0;
+    const timer = setInterval(() => {
+      const size = Math.min(Math.ceil(bytes / steps), bytes - sent);
+      if (size <= 0 || socket.destroyed) return clearInterval(timer);
+      socket.write(Buffer.alloc(size, 97));
+      sent += size;
+    }, 100);
   });
 }
 
@@ -68,6 +102,57 @@ export function httpSuite(runtime: RuntimeName): void {
         expect(result.statuses).toEqual([408]);
       },
     );
+
+    onNodeEngine(
+      `once it has given up on a connection, a worker releases its descriptor even if the client keeps its end open, and TERM does not wait for it${
+        nodeEngine ? "" : ` (skipped: ${BUN_OWN_DEADLINES})`
+      }`,
+      async () => {
+        const server = start(["--header-timeout", "1", "--body-timeout", "2", "--graceful-timeout", "20"]);
+        const url = await server.ready();
+        const worker = server.workerPids()[0]!;
+        const descriptors = () => fs.readdirSync(`/proc/${worker}/fd`).length;
+        const before = descriptors();
+        const silent = Array.from({ length: 20 }, (_, i) =>
+          holdOpen(portOf(url), i % 2 ? "GET /pid HTTP/1.1\r\nHost: a\r\nX-Slow: " : "POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc")
+        );
+        try {
+          const answers = await Promise.all(silent.map((s) => s.answered));
+          expect(answers.every((a) => a.startsWith("HTTP/1.1 408 ")), answers.join("\n")).toBe(true);
+          const deadline = Date.now() + 5000;
+          while (descriptors() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+          expect(descriptors(), "descriptors held after the 408s").toBeLessThanOrEqual(before);
+          // The app's body reads failed with a clear error rather than hanging.
+          await server.waitForCount(/fixture: body read failed: The request body timed out \(--body-timeout\)/, 10);
+          server.signal("SIGTERM");
+          expect((await server.exited(5000)).code).toBe(0);
+        } finally {
+          for (const s of silent) s.socket.destroy();
+        }
+      },
+    );
+
+    test("when a body stops arriving, the app's read of it fails after --body-timeout rather than hang", async () => {
+      const server = start(["--header-timeout", "1", "--body-timeout", "2"]);
+      const url = await server.ready();
+      const client = holdOpen(portOf(url), "POST /read HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc");
+      try {
+        // Bun closes the connection (its own error reaches the app); the node:http engine says why.
+        await server.waitFor(nodeEngine ? /fixture: body read failed: The request body timed out/ : /fixture: body read failed/, {
+          timeout: 15_000,
+        });
+      } finally {
+        client.socket.destroy();
+      }
+    });
+
+    test("a steady upload that lasts longer than --keep-alive is not cut", async () => {
+      const server = start(["--keep-alive", "1", "--header-timeout", "1", "--body-timeout", "30"]);
+      const url = await server.ready();
+      const reply = await trickleUpload(portOf(url), 2048, 3000);
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+      expect(reply).toContain('{"bytes":2048,');
+    });
 
     test("an idle keep-alive connection is closed after --keep-alive", async () => {
       const server = start(["--keep-alive", "1"]);
