@@ -131,6 +131,9 @@ function serverOptions(s: HttpSettings): http.ServerOptions & https.ServerOption
     options.rejectUnauthorized = s.tls.certReqs === "required";
     if (s.tls.ciphers) options.ciphers = s.tls.ciphers;
     options.minVersion = "TLSv1.2";
+    // A client that never finishes its handshake (or never sends a ClientHello) waits no longer than
+    // one that never finishes its head (Node's default is 120 s).
+    if (headersTimeout > 0) options.handshakeTimeout = headersTimeout;
   }
   return options;
 }

@@ -315,6 +315,22 @@ export function httpSuite(runtime: RuntimeName): void {
         .rejects.toThrow();
     });
 
+    test("a TLS client that never sends its ClientHello is closed after --header-timeout", async () => {
+      const server = start(["--certfile", certs.cert, "--keyfile", certs.key, "--header-timeout", "1"]);
+      const url = await server.ready();
+      const silent = holdOpen(portOf(url), "");
+      try {
+        // Bun closes it by its own deadline (about 10 s); the node:http engine by --header-timeout.
+        const closed = await Promise.race([
+          silent.answered.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), nodeEngine ? 5000 : 20_000)),
+        ]);
+        expect(closed, "the server closed the silent connection").toBe(true);
+      } finally {
+        silent.socket.destroy();
+      }
+    });
+
     if (runtime === "deno") {
       test("--cert-reqs and --ciphers exit 2 on Deno, whose TLS stack takes neither", async () => {
         const server = start(["--certfile", certs.cert, "--keyfile", certs.key, "--ca-certs", certs.ca, "--cert-reqs", "required"]);
