@@ -196,6 +196,11 @@ export interface Runtime {
   cwd(): string;
   /** Writes one line to standard error; throws if it cannot. */
   writeError(line: string): void;
+  /**
+   * Makes the app's standard output and error (console, process.stdout) unable to fail a request
+   * or kill the worker: a write that fails (full disk, closed pipe) is dropped and reported.
+   */
+  guardOutput(onLost: (error: unknown) => void): void;
   /** Writes text and a newline to standard output (`--help`, `--version`). */
   writeOut(text: string): void;
   exit(code: number): never;

@@ -18,6 +18,7 @@ export type CommonParts = Pick<
   | "args"
   | "cwd"
   | "writeError"
+  | "guardOutput"
   | "writeOut"
   | "exit"
   | "onSignal"
@@ -77,6 +78,43 @@ function notify(fields: readonly string[], onError: (error: unknown) => void): v
   );
 }
 
+/**
+ * The app's output must not take the worker down when its device fails (full disk, closed pipe):
+ * - Node writes to a file through a SyncWriteStream, whose failed write becomes an 'error' event
+ *   no one listens to (an uncaught exception, measured: the worker died); such a stream writes here
+ *   instead, and the line is dropped. A pipe's error is listened to.
+ * - Deno's console throws from the write itself (measured: every request answered 500), so the
+ *   console's methods drop what they cannot write.
+ * - Bun already drops them.
+ */
+function guardOutput(onLost: (error: unknown) => void): void {
+  for (const [stream, fd] of [[process.stdout, 1], [process.stderr, 2]] as const) {
+    stream.on("error", onLost);
+    if (stream.constructor.name !== "SyncWriteStream") continue;
+    (stream as unknown as { _write: (chunk: Uint8Array, encoding: string, done: () => void) => void })._write = (chunk, _encoding, done) => {
+      try {
+        fs.writeSync(fd, chunk);
+      } catch (error) {
+        onLost(error);
+      }
+      done();
+    };
+  }
+  if (!("Deno" in globalThis)) return;
+  const target = console as unknown as Record<string, unknown>;
+  for (const name of Object.keys(target)) {
+    const method = target[name];
+    if (typeof method !== "function") continue;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      try {
+        return (method as (...a: unknown[]) => unknown).apply(this, args);
+      } catch (error) {
+        onLost(error);
+      }
+    };
+  }
+}
+
 /** Builds the parts of the port that are the same on every runtime. */
 let lastRss = 0;
 
@@ -91,6 +129,7 @@ export function commonParts(): CommonParts {
       // A pipe or file write error (EPIPE, ENOSPC) must never take the process down.
       fs.writeSync(2, `${line}\n`);
     },
+    guardOutput,
     writeOut(text) {
       fs.writeSync(1, `${text}\n`);
     },

@@ -146,6 +146,13 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.warning(`Cannot open the error log "${spec.errorLog}" (${messageOf(error)}); logging to standard error`);
   }
   const worker: WorkerInfo = { id: spec.id, pid: runtime.pid, log };
+  let lostOutput = 0;
+  runtime.guardOutput((error) => {
+    // Said on the 1st, 10th, 100th... loss, as for the access log.
+    if (Number.isInteger(Math.log10(++lostOutput))) {
+      log.warning(`Cannot write the app's standard output or error (${lostOutput} writes lost so far): ${messageOf(error)}`);
+    }
+  });
   let hooks: Hooks = {};
   let server: HttpServer | undefined;
   let stopping = false;

@@ -61,6 +61,7 @@ export class FakeRuntime implements Runtime {
   writeError(line: string) {
     this.errors.push(line);
   }
+  guardOutput() {}
   writeOut(text: string) {
     this.errors.push(text);
   }

@@ -458,6 +458,41 @@ export function httpSuite(runtime: RuntimeName): void {
       }
     });
 
+    test("an app printing to a full device never fails a request or loses its worker, and the loss is said", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-full-"));
+      const file = path.join(dir, "error.log");
+      try {
+        // The workers inherit standard output and error on /dev/full; unicorn's own log goes to a file.
+        const server = new Server(runtime, ["app.ts", "-b", "127.0.0.1:0", "--error-logfile", file], {
+          wrap: ["sh", "-c", 'exec "$@" >/dev/full 2>&1', "sh"],
+        });
+        const read = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+        const until = async (pattern: RegExp) => {
+          const deadline = Date.now() + 20_000;
+          while (!pattern.test(read())) {
+            if (Date.now() > deadline) throw new Error(`no ${pattern} in ${file}:\n${read()}`);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+          return read().match(pattern)!;
+        };
+        const [, url] = await until(/Listening at: (\S+)/);
+        await until(/is serving/);
+        const pids = new Set<string>();
+        for (let i = 0; i < 20; i++) {
+          const reply = await request(`${url}/log`);
+          expect(reply.status, read()).toBe(200);
+          pids.add(reply.body);
+        }
+        expect(pids.size, "one worker served them all").toBe(1);
+        if (runtime !== "bun") await until(/Cannot write the app's standard output or error \(10 writes lost so far\)/);
+        expect(read()).not.toMatch(/Uncaught|CRITICAL/);
+        server.signal("SIGTERM");
+        expect((await server.exited()).code).toBe(0);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     test("an access log on a full disk loses lines, never requests, and says so", async () => {
       const server = start(["--access-logfile", "/dev/full"]);
       const url = await server.ready();
