@@ -23,7 +23,12 @@ const Bun = (globalThis as unknown as {
   Bun: { serve(options: BunServeOptions): BunServer; file(path: string): unknown };
 }).Bun;
 
-/** The app's second argument on Bun: the client address, plus the server as Hono's Bun helpers expect. */
+/**
+ * The app's second argument on Bun: the client address, plus the server as Hono's Bun helpers expect.
+ * No `connection`: Bun.serve closes a connection after a refusal's `Connection: close`, so nothing
+ * follows a refusal there, and keying by address and port wrongly refused a new connection that
+ * reused a closed one's port within the memory's 10 s (a flaky corpus case under load).
+ */
 class BunConnInfo implements ConnInfo {
   readonly server: BunServer;
   readonly #request: Request;
@@ -35,10 +40,7 @@ class BunConnInfo implements ConnInfo {
     const ip = this.server.requestIP(this.#request);
     return { transport: "tcp", hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
-  get connection(): string {
-    const ip = this.server.requestIP(this.#request);
-    return `${ip?.address}|${ip?.port}`;
-  }
+
 }
 
 /** Bun.serve's TLS options from unicorn's (Bun reads the files). */
