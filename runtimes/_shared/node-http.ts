@@ -151,6 +151,12 @@ function listen(server: net.Server, listener: ServeListener, backlog: number): P
   });
 }
 
+/** The longest-open connection with no request in flight (sets keep the order connections came in). */
+function oldestIdle(sockets: Set<HttpSocket>): HttpSocket | undefined {
+  for (const socket of sockets) if (!socket._httpMessage && !socket.destroyed) return socket;
+  return undefined;
+}
+
 /** Serves `handler` on each listener with node:http; one server per listener. */
 export async function serveNodeHttp(
   handler: FetchHandler,
@@ -219,9 +225,16 @@ export async function serveNodeHttp(
       ? https.createServer(serverOptions(settings), onRequest)
       : http.createServer(serverOptions(settings), onRequest);
     // The cap is kept here rather than by server.maxConnections, which Deno's node:net ignores.
+    // At the cap, a client with a request to make is preferred to one that is idle: the oldest idle
+    // kept-alive connection is closed to admit the new one (as nginx does when it runs short).
     server.on("connection", (socket: net.Socket) => {
       accepted++;
-      if (open >= settings.workerConnections) return void socket.destroy();
+      if (open >= settings.workerConnections) {
+        const idle = oldestIdle(sockets);
+        if (!idle) return void socket.destroy();
+        sockets.delete(idle);
+        closeSoon(idle);
+      }
       open++;
       socket.once("close", () => open--);
     });

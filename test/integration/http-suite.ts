@@ -163,30 +163,47 @@ export function httpSuite(runtime: RuntimeName): void {
     });
 
     onNodeEngine(
-      `--worker-connections caps a worker's open connections; it serves again once some close${
+      `--worker-connections caps a worker's connections with a request in flight; it serves again once some finish${
         nodeEngine ? "" : " (skipped: Bun.serve has no connection cap)"
       }`,
       async () => {
         const server = start(["--worker-connections", "2", "-w", "1"]);
         const url = await server.ready();
         const port = portOf(url);
-        const held = [new RawConnection(port), new RawConnection(port)];
-        for (const connection of held) {
-          connection.send("/pid");
-          expect((await connection.read()).status).toBe(200);
-        }
+        const busy = [new RawConnection(port), new RawConnection(port)];
+        for (const connection of busy) connection.send("/slow?ms=1500");
+        await server.waitForCount(/fixture: slow request started/, 2);
         const refused = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\n\r\n", 5000);
         expect(refused.closed).toBe(true);
         expect(refused.statuses).toEqual([]);
-        for (const connection of held) connection.close();
-        await Promise.all(held.map((c) => c.closed));
-        // The worker notices the closes on its own loop: retry with a deadline, not a sleep.
-        const deadline = Date.now() + 5000;
-        let served = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 2000);
-        while (served.statuses[0] !== 200 && Date.now() < deadline) {
-          served = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 2000);
-        }
+        for (const connection of busy) expect((await connection.read()).status).toBe(200);
+        // Both are idle now: a new client takes the place of the oldest.
+        const served = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 5000);
         expect(served.statuses).toEqual([200]);
+        for (const connection of busy) connection.close();
+      },
+    );
+
+    onNodeEngine(
+      `at the cap, the oldest idle keep-alive connection is closed to admit a new client${
+        nodeEngine ? "" : " (skipped: Bun.serve has no connection cap)"
+      }`,
+      async () => {
+        const server = start(["--worker-connections", "2", "-w", "1"]);
+        const url = await server.ready();
+        const port = portOf(url);
+        const [oldest, younger] = [new RawConnection(port), new RawConnection(port)];
+        oldest.send("/pid");
+        expect((await oldest.read()).status).toBe(200);
+        younger.send("/pid");
+        expect((await younger.read()).status).toBe(200);
+        const served = await sendRaw(port, "GET /pid HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 5000);
+        expect(served.statuses).toEqual([200]);
+        await oldest.closed;
+        // The younger one is still open and served.
+        younger.send("/pid");
+        expect((await younger.read()).status).toBe(200);
+        younger.close();
       },
     );
   });
