@@ -105,6 +105,10 @@ export interface HttpServer {
   drain(): Promise<void>;
   /** Connections accepted so far, where the engine counts them (to tell a stalled accept loop from an idle one). */
   accepted?(): number;
+  /** Stops accepting while descriptors run out, for engines whose accept loop would spin (Bun). */
+  pause?(): void;
+  /** Accepts again once descriptors are free. */
+  resume?(): void;
 }
 
 /** What a worker's server is told besides its listeners. */
@@ -119,6 +123,8 @@ export interface ServeOptions {
   readonly onRefused: (rejection: import("./http/policy.ts").Rejection, peer: string) => void;
   /** Called with each error the server itself reports (not the app's). */
   readonly onError: (error: unknown) => void;
+  /** Called if the server stops accepting for good while not draining (its listener died): the worker is replaced. */
+  readonly onStopped: (reason: string) => void;
 }
 
 /** A two-way message channel between the arbiter and one worker. */

@@ -1,4 +1,5 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
+import fs from "node:fs";
 import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 
@@ -56,6 +57,22 @@ function tlsOptions(tls: NonNullable<ServeOptions["policy"]["settings"]["tls"]>)
 }
 
 
+/** Descriptors that must be free before a paused listener listens again. */
+const RESUME_SPARE = 16;
+
+/** Whether `count` descriptors can be opened now (they are closed again at once). */
+function descriptorsToSpare(count: number): boolean {
+  const opened: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) opened.push(fs.openSync("/dev/null", "r"));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const fd of opened) fs.closeSync(fd);
+  }
+}
+
 export function serve(
   handler: FetchHandler,
   listeners: readonly ServeListener[],
@@ -64,9 +81,9 @@ export function serve(
   const drain = new NativeDrain();
   const settings = options.policy.settings;
   const bodyTimeout = settings.bodyTimeout === settings.keepAlive ? undefined : Math.min(255, settings.bodyTimeout);
-  const servers = listeners.map((listener) => {
+  const serveOptions = listeners.map((listener): BunServeOptions => {
     if (listener.kind !== "reuse-port") throw new Error("Bun.serve cannot serve an inherited socket");
-    return Bun.serve({
+    return {
       hostname: listener.host,
       port: listener.port,
       reusePort: true,
@@ -88,12 +105,27 @@ export function serve(
         options.onError(error);
         return new Response("Internal Server Error\n", { status: 500 });
       },
-    });
+    };
   });
+  let servers = serveOptions.map((o) => Bun.serve(o));
+  let paused = false;
   return Promise.resolve({
     async drain() {
       await drain.quiet();
-      await Promise.all(servers.map((server) => server.stop(false)));
+      if (!paused) await Promise.all(servers.map((server) => server.stop(false)));
+    },
+    // Out of descriptors, Bun's accept loop retries without pause (a core at 100 %, measured): the
+    // listener closes until descriptors are free again, then listens anew on the same port.
+    pause() {
+      if (paused || drain.draining) return;
+      paused = true;
+      for (const server of servers) void server.stop(false);
+    },
+    resume() {
+      // Only with room to spare: listening again with one descriptor free would spin again at once.
+      if (!paused || drain.draining || !descriptorsToSpare(RESUME_SPARE)) return;
+      paused = false;
+      servers = serveOptions.map((o) => Bun.serve(o));
     },
   });
 }

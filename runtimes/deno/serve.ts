@@ -9,6 +9,8 @@ import { serveNodeHttp } from "../_shared/node-http.ts";
 
 interface DenoServer {
   shutdown(): Promise<void>;
+  /** Settles when the server stops; rejects when its accept loop dies (EMFILE). */
+  readonly finished: Promise<void>;
 }
 interface DenoServeOptions {
   hostname: string;
@@ -57,10 +59,18 @@ export function serve(
       },
     });
   });
+  // Out of descriptors, Deno.serve's accept loop dies for good and the worker would live on serving
+  // nothing (measured): the worker is replaced instead.
+  for (const server of servers) {
+    server.finished.catch((error: unknown) => {
+      const message = ((error as { message?: string })?.message ?? String(error)).replace(/^Error: /, "");
+      if (!drain.draining) options.onStopped(`the listener died: ${message}`);
+    });
+  }
   return Promise.resolve({
     async drain() {
       await drain.quiet();
-      await Promise.all(servers.map((server) => server.shutdown()));
+      await Promise.all(servers.map((server) => server.shutdown().catch(() => {})));
     },
   });
 }

@@ -63,9 +63,14 @@ function acceptWatch(runtime: Runtime, server: HttpServer, log: Logger, onStuck:
     if (runtime.descriptorsExhausted()) {
       if (!exhausted) log.warning("Out of file descriptors: new connections wait until some close");
       exhausted = true;
-    } else if (exhausted) {
-      exhausted = false;
-      log.info("File descriptors are free again");
+      server.pause?.();
+    } else {
+      // Each tick: a paused listener listens again once enough descriptors are free (a no-op otherwise).
+      server.resume?.();
+      if (exhausted) {
+        exhausted = false;
+        log.info("File descriptors are free again");
+      }
     }
     if (runtime.capabilities.acceptSurvivesEmfile || stuck || !server.accepted) return;
     const accepted = server.accepted();
@@ -274,6 +279,10 @@ export async function runWorker(runtime: Runtime): Promise<void> {
       policy,
       onRefused: (rejection, peer) => log.debug(`Refused a request from ${peer}: ${rejection.status}, ${rejection.reason}`),
       onError: (error) => log.debug(`Connection error: ${messageOf(error)}`),
+      onStopped: (reason) => {
+        log.error(`The server stopped accepting connections (${reason}); asking for a replacement`);
+        control.send({ type: "stuck", reason: "stopped accepting connections" });
+      },
     });
   } catch (error) {
     log.error(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`);
