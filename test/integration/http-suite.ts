@@ -38,6 +38,20 @@ function httpsGet(url: string, options: tls.ConnectionOptions = {}): Promise<{ s
   });
 }
 
+/** A log file read as it grows: `until` waits (with a deadline) for a line matching `pattern`. */
+function logFile(file: string): { read(): string; until(pattern: RegExp): Promise<RegExpMatchArray> } {
+  const read = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
+  const until = async (pattern: RegExp) => {
+    const deadline = Date.now() + 20_000;
+    while (!pattern.test(read())) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} in ${file}:\n${read()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return read().match(pattern)!;
+  };
+  return { read, until };
+}
+
 /** A connection that sends `head` and then nothing, never closing its end; `answered` is what came back first. */
 function holdOpen(port: number, head: string): { socket: net.Socket; answered: Promise<string> } {
   const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
@@ -504,15 +518,7 @@ export function httpSuite(runtime: RuntimeName): void {
       const file = path.join(dir, "error.log");
       try {
         start(["--error-logfile", file, "--capture-output"]);
-        const read = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
-        const until = async (pattern: RegExp) => {
-          const deadline = Date.now() + 20_000;
-          while (!pattern.test(read())) {
-            if (Date.now() > deadline) throw new Error(`no ${pattern} in ${file}:\n${read()}`);
-            await new Promise((resolve) => setTimeout(resolve, 50));
-          }
-          return read().match(pattern)!;
-        };
+        const { read, until } = logFile(file);
         const [, url] = await until(/Listening at: (\S+)/);
         await until(/is serving/);
         expect((await request(`${url}/slow?ms=1`)).status).toBe(200);
@@ -530,15 +536,7 @@ export function httpSuite(runtime: RuntimeName): void {
         const server = new Server(runtime, ["app.ts", "-b", "127.0.0.1:0", "--error-logfile", file], {
           wrap: ["sh", "-c", 'exec "$@" >/dev/full 2>&1', "sh"],
         });
-        const read = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "");
-        const until = async (pattern: RegExp) => {
-          const deadline = Date.now() + 20_000;
-          while (!pattern.test(read())) {
-            if (Date.now() > deadline) throw new Error(`no ${pattern} in ${file}:\n${read()}`);
-            await new Promise((resolve) => setTimeout(resolve, 50));
-          }
-          return read().match(pattern)!;
-        };
+        const { read, until } = logFile(file);
         const [, url] = await until(/Listening at: (\S+)/);
         await until(/is serving/);
         const pids = new Set<string>();
