@@ -5,6 +5,7 @@
  */
 import type { BindAddress } from "./config/bind.ts";
 import type { Env } from "./config/settings.ts";
+import type { HttpSettings, Rejection, WireFields, WireVerdict } from "./http/types.ts";
 import type { Message } from "./protocol.ts";
 
 /** The signals unicorn handles or sends. */
@@ -73,10 +74,17 @@ export interface ConnInfo {
   readonly remoteAddr: RemoteAddr;
   /** The proxy's own address, when a trusted proxy named the client. */
   readonly proxy?: RemoteAddr;
-  /** The same value for every request of one connection (unicorn's own use). */
+}
+
+/**
+ * What an engine passes with each request: the app's {@linkcode ConnInfo}, and what only unicorn's
+ * request pipeline reads (never part of the type apps see).
+ */
+export interface EngineInfo extends ConnInfo {
+  /** The same value for every request of one connection, where the engine must be told not to serve it again. */
   readonly connection?: unknown;
-  /** The request head as it came on the wire, from engines that see it (unicorn's own use). */
-  readonly head?: WireHead;
+  /** The head as it came on the wire and what the policy's check of it found (the node:http engine). */
+  readonly wire?: { readonly head: WireHead; readonly fields: WireFields };
 }
 
 /** A request head as the node:http engine parsed it, before any Request is built. */
@@ -88,12 +96,13 @@ export interface WireHead {
   readonly version: string;
   /** Names and values, alternating, as sent. */
   readonly rawHeaders: readonly string[];
-  /** What the policy's check found, kept for its later steps. */
-  fields?: unknown;
 }
 
 /** A Fetch-API handler: what every app becomes once loaded. */
 export type FetchHandler = (request: Request, info: ConnInfo) => Response | Promise<Response>;
+
+/** What an engine calls for each request: the worker's request pipeline (src/worker/pipeline.ts). */
+export type EngineHandler = (request: Request, info: EngineInfo) => Response | Promise<Response>;
 
 /** A running HTTP server inside a worker. */
 export interface HttpServer {
@@ -116,11 +125,14 @@ export interface ServeOptions {
   readonly backlog: number;
   /** Limits, timeouts, proxies and TLS; `checkWire` is for engines that see the raw head. */
   readonly policy: {
-    readonly settings: import("./http/policy.ts").HttpSettings;
-    checkWire(head: WireHead): import("./http/policy.ts").Rejection | undefined;
+    readonly settings: HttpSettings;
+    checkWire(head: WireHead): WireVerdict;
   };
-  /** Logs a refused request (at debug level). */
-  readonly onRefused: (rejection: import("./http/policy.ts").Rejection, peer: string) => void;
+  /**
+   * A request the engine refused itself, from its raw head (`head` undefined when it could not be
+   * parsed), answered with `status`: logged as every refusal is (access log and error log).
+   */
+  readonly onRefused: (rejection: Rejection, head: WireHead | undefined, peer: RemoteAddr) => void;
   /** Called with each error the server itself reports (not the app's). */
   readonly onError: (error: unknown) => void;
   /** Called if the server stops accepting for good while not draining (its listener died): the worker is replaced. */
@@ -241,7 +253,7 @@ export interface Runtime {
 
   // Worker side.
   connectControl(path: string): Promise<Channel>;
-  serve(handler: FetchHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
+  serve(handler: EngineHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
   /** Imports a module by absolute path, TypeScript included. */
   importModule(path: string, options?: ImportOptions): Promise<ImportedModule>;
   resolvePath(base: string, path: string): string;

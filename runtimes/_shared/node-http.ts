@@ -14,13 +14,14 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import { getRequestListener } from "@hono/node-server";
-import type { ConnInfo, FetchHandler, HttpServer, RemoteAddr, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
-import type { HttpSettings, Rejection } from "../../src/http/policy.ts";
+import type { EngineHandler, EngineInfo, HttpServer, RemoteAddr, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
+import type { HttpSettings, Rejection, WireFields } from "../../src/http/types.ts";
 import { reasonPhrase } from "../../src/http/policy.ts";
 import { acceptProxyHeader, type ProxiedSocket } from "./proxy-protocol.ts";
 
-const HEAD = Symbol("unicorn.head");
-type WithHead = http.IncomingMessage & { [HEAD]?: WireHead };
+const WIRE = Symbol("unicorn.wire");
+type Checked = { readonly head: WireHead; readonly fields: WireFields };
+type WithWire = http.IncomingMessage & { [WIRE]?: Checked };
 
 /** How often a draining worker looks for idle connections to close, in ms. */
 const DRAIN_POLL_MS = 100;
@@ -36,14 +37,14 @@ type HttpSocket = net.Socket & ProxiedSocket & {
 };
 
 /** The app's second argument: the client address plus Node's own objects, as Hono expects them. */
-class NodeConnInfo implements ConnInfo {
+class NodeConnInfo implements EngineInfo {
   readonly incoming: http.IncomingMessage;
   readonly outgoing: http.ServerResponse;
-  readonly head: WireHead;
-  constructor(incoming: http.IncomingMessage, outgoing: http.ServerResponse, head: WireHead) {
+  readonly wire: Checked;
+  constructor(incoming: http.IncomingMessage, outgoing: http.ServerResponse, wire: Checked) {
     this.incoming = incoming;
     this.outgoing = outgoing;
-    this.head = head;
+    this.wire = wire;
   }
   get connection(): unknown {
     return this.incoming.socket;
@@ -57,6 +58,16 @@ class NodeConnInfo implements ConnInfo {
     const socket = this.incoming.socket as HttpSocket;
     return socket.proxied ? peerOf(socket) : undefined;
   }
+}
+
+/** The client of a connection: the one a PROXY header named, or the peer. */
+function clientOf(socket: net.Socket): RemoteAddr {
+  return (socket as HttpSocket).proxied?.source ?? peerOf(socket);
+}
+
+/** A parsed request's head, as the policy reads it. */
+function wireHeadOf(req: http.IncomingMessage): WireHead {
+  return { method: req.method ?? "-", target: req.url ?? "-", version: req.httpVersion, rawHeaders: req.rawHeaders };
 }
 
 function peerOf(socket: net.Socket): RemoteAddr {
@@ -104,6 +115,12 @@ function statusOfClientError(error: NodeJS.ErrnoException): number {
     default:
       return 400;
   }
+}
+
+/** A parse error or a timeout, in words for the log. */
+function describeClientError(error: NodeJS.ErrnoException): string {
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return "the request did not arrive in time (--header-timeout, --body-timeout)";
+  return `${error.code ?? "parse error"}: ${(error as { reason?: string }).reason ?? error.message}`;
 }
 
 /** The largest head the limits allow, so Node's own cap never refuses a request they accept. */
@@ -159,7 +176,7 @@ function oldestIdle(sockets: Set<HttpSocket>): HttpSocket | undefined {
 
 /** Serves `handler` on each listener with node:http; one server per listener. */
 export async function serveNodeHttp(
-  handler: FetchHandler,
+  handler: EngineHandler,
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {
@@ -167,14 +184,14 @@ export async function serveNodeHttp(
   const bridge = getRequestListener(
     (request, env) => {
       const incoming = env.incoming as http.IncomingMessage;
-      return handler(request, new NodeConnInfo(incoming, env.outgoing as http.ServerResponse, (incoming as WithHead)[HEAD]!));
+      return handler(request, new NodeConnInfo(incoming, env.outgoing as http.ServerResponse, (incoming as WithWire)[WIRE]!));
     },
     { overrideGlobalObjects: true },
   );
   const refused = new WeakSet<net.Socket>();
-  const refuse = (res: http.ServerResponse, rejection: Rejection, socket: net.Socket) => {
+  const refuse = (res: http.ServerResponse, rejection: Rejection, socket: net.Socket, head: WireHead) => {
     refused.add(socket);
-    options.onRefused(rejection, socket.remoteAddress ?? "unix");
+    options.onRefused(rejection, head, clientOf(socket));
     const body = `${reasonPhrase(rejection.status)}\n`;
     res.writeHead(rejection.status, {
       "content-type": "text/plain; charset=utf-8",
@@ -191,13 +208,13 @@ export async function serveNodeHttp(
       return false;
     }
     const head: WireHead = { method: req.method!, target: req.url!, version: req.httpVersion, rawHeaders: req.rawHeaders };
-    const rejection = options.policy.checkWire(head);
-    if (rejection) {
-      refuse(res, rejection, socket);
+    const verdict = options.policy.checkWire(head);
+    if (verdict.rejection) {
+      refuse(res, verdict.rejection, socket, head);
       return false;
     }
     // A property, not a WeakMap: a WeakMap entry per request costs the garbage collector dearly.
-    (req as WithHead)[HEAD] = head;
+    (req as WithWire)[WIRE] = { head, fields: verdict.fields };
     // The bridge builds the URL from Host and the target: an HTTP/1.0 request may lack the one,
     // OPTIONS the other ("*" reaches the app as "/*", as Deno.serve gives it).
     // (req.headers is built lazily, on first read: read it only when the raw fields have no Host.)
@@ -246,13 +263,13 @@ export async function serveNodeHttp(
     });
     if (settings.proxyProtocol !== "off" && !settings.tls) {
       acceptProxyHeader(server, settings, (socket, error) => {
-        options.onRefused({ status: 400, reason: error }, socket.remoteAddress ?? "unix");
+        options.onRefused({ status: 400, reason: error }, undefined, peerOf(socket));
         answerAndClose(socket, 400);
       });
     }
     // Node hands CONNECT to a "connect" listener, or drops the socket without a word.
     server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
-      options.onRefused({ status: 501, reason: "CONNECT is not supported" }, socket.remoteAddress ?? "unix");
+      options.onRefused({ status: 501, reason: "CONNECT is not supported" }, wireHeadOf(req), clientOf(socket));
       answerAndClose(socket, 501);
     });
     server.on("clientError", (error: NodeJS.ErrnoException, socket: HttpSocket) => {
@@ -264,6 +281,7 @@ export async function serveNodeHttp(
       // Bytes after a request that closes the connection (Connection: close, HTTP/1.0) are not a
       // request: they are neither parsed nor refused. Anything else gets 400 (or 408, 431).
       const status = error.code === "HPE_CLOSED_CONNECTION" ? undefined : statusOfClientError(error);
+      if (status !== undefined) options.onRefused({ status, reason: describeClientError(error) }, undefined, clientOf(socket));
       const answer = () => (status === undefined ? closeSoon(socket) : answerAndClose(socket, status));
       const last = socket[LAST];
       const pending = last && !last.writableFinished && !last.destroyed ? last : undefined;

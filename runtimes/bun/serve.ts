@@ -1,6 +1,6 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
 import fs from "node:fs";
-import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import type { EngineHandler, EngineInfo, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 
 interface BunServer {
@@ -30,14 +30,14 @@ const Bun = (globalThis as unknown as {
  * follows a refusal there, and keying by address and port wrongly refused a new connection that
  * reused a closed one's port within the memory's 10 s (a flaky corpus case under load).
  */
-class BunConnInfo implements ConnInfo {
+class BunConnInfo implements EngineInfo {
   readonly server: BunServer;
   readonly #request: Request;
   constructor(request: Request, server: BunServer) {
     this.#request = request;
     this.server = server;
   }
-  get remoteAddr(): ConnInfo["remoteAddr"] {
+  get remoteAddr(): EngineInfo["remoteAddr"] {
     const ip = this.server.requestIP(this.#request);
     return { transport: "tcp", hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
@@ -74,7 +74,7 @@ function descriptorsToSpare(count: number): boolean {
 }
 
 export function serve(
-  handler: FetchHandler,
+  handler: EngineHandler,
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {

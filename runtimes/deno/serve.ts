@@ -3,7 +3,7 @@
  * node:http by default (Node's parser and timeouts: Deno.serve has none) or with
  * Deno.serve under `--engine native` (about 2.5 times less CPU per request).
  */
-import type { ConnInfo, FetchHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import type { ConnInfo, EngineHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 import { serveNodeHttp } from "../_shared/node-http.ts";
 
@@ -27,7 +27,7 @@ const Deno = (globalThis as unknown as {
 }).Deno;
 
 export function serve(
-  handler: FetchHandler,
+  handler: EngineHandler,
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {

@@ -1,4 +1,5 @@
 /** The HTTP settings workers serve with, checked once at start-up (exit 2 on a bad one). */
+import { resolveConfig } from "../config/resolve.ts";
 import type { Config } from "../config/settings.ts";
 import { usageError } from "../errors.ts";
 import { IpSet } from "../http/ip.ts";
@@ -77,6 +78,16 @@ export function resolveHttpSettings(runtime: Runtime, config: Config): HttpSetti
   if (config.bodyTimeout > 0 && config.headerTimeout > config.bodyTimeout) {
     throw usageError(`--header-timeout (${config.headerTimeout}) cannot be longer than --body-timeout (${config.bodyTimeout})`);
   }
+  return httpSettingsOf(config, engine, tls);
+}
+
+/** The settings table's defaults as HTTP settings (the node engine, no TLS), for unit tests and the benchmark. */
+export function defaultHttpSettings(overrides: Partial<HttpSettings> = {}): HttpSettings {
+  return { ...httpSettingsOf(resolveConfig(["app.ts"], {}).config, "node", null), ...overrides };
+}
+
+/** The HTTP part of a config, once checked. */
+function httpSettingsOf(config: Config, engine: Engine, tls: TlsFiles | null): HttpSettings {
   return {
     engine,
     keepAlive: config.keepAlive,

@@ -4,18 +4,44 @@
  * line or a field; or `json`, one JSON object per line. Off unless `--access-logfile` is set, so it costs
  * nothing per request by default.
  */
-import type { ConnInfo, FetchHandler } from "../runtime.ts";
+import type { EngineHandler, EngineInfo } from "../runtime.ts";
+
+/** The request side of an access-log line: a Request, or the raw head of one refused before it became one. */
+export interface AccessRequest {
+  readonly method: string;
+  /** The target as a path and query (`/a/b?x=1`), or as sent when it is not one. */
+  readonly target: string;
+  header(name: string): string | null;
+}
 
 /** What one access-log line is made of. */
 export interface AccessEntry {
-  readonly request: Request;
-  readonly response: Response;
-  readonly info: ConnInfo;
+  readonly request: AccessRequest;
+  readonly status: number;
+  responseHeader(name: string): string | null;
+  /** The client, as `info.remoteAddr` names it. */
+  readonly remote: string;
   readonly started: Date;
   /** Time the app took to produce the response, in ms. */
   readonly durationMs: number;
   readonly pid: number;
   readonly protocol: string;
+}
+
+/** The path and query of an absolute URL, without parsing it. */
+export function targetOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  return start < 0 ? "/" : url.slice(start);
+}
+
+/** A Request as the access log reads it. */
+export function accessRequest(request: Request): AccessRequest {
+  return { method: request.method, target: targetOf(request.url), header: (name) => request.headers.get(name) };
+}
+
+function splitTarget(target: string): [path: string, query: string] {
+  const q = target.indexOf("?");
+  return q < 0 ? [target, ""] : [target.slice(0, q), target.slice(q + 1)];
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -41,8 +67,8 @@ export function escapeValue(value: string): string {
   );
 }
 
-function basicUser(request: Request): string {
-  const auth = request.headers.get("authorization");
+function basicUser(request: AccessRequest): string {
+  const auth = request.header("authorization");
   if (!auth || !/^basic /i.test(auth)) return "-";
   try {
     const decoded = atob(auth.slice(6).trim());
@@ -52,23 +78,23 @@ function basicUser(request: Request): string {
   }
 }
 
-type Atom = (entry: AccessEntry, url: URL) => string;
+type Atom = (entry: AccessEntry) => string;
 
 const ATOMS: Record<string, Atom> = {
-  h: (e) => e.info.remoteAddr.hostname || "-",
+  h: (e) => e.remote || "-",
   l: () => "-",
   u: (e) => basicUser(e.request),
   t: (e) => formatAccessDate(e.started),
-  r: (e, url) => `${e.request.method} ${url.pathname}${url.search} ${e.protocol}`,
+  r: (e) => `${e.request.method} ${e.request.target} ${e.protocol}`,
   m: (e) => e.request.method,
-  U: (_e, url) => url.pathname,
-  q: (_e, url) => url.search.slice(1),
+  U: (e) => splitTarget(e.request.target)[0],
+  q: (e) => splitTarget(e.request.target)[1],
   H: (e) => e.protocol,
-  s: (e) => String(e.response.status),
-  B: (e) => e.response.headers.get("content-length") ?? "0",
-  b: (e) => e.response.headers.get("content-length") ?? "-",
-  f: (e) => e.request.headers.get("referer") ?? "-",
-  a: (e) => e.request.headers.get("user-agent") ?? "-",
+  s: (e) => String(e.status),
+  B: (e) => e.responseHeader("content-length") ?? "0",
+  b: (e) => e.responseHeader("content-length") ?? "-",
+  f: (e) => e.request.header("referer") ?? "-",
+  a: (e) => e.request.header("user-agent") ?? "-",
   T: (e) => String(Math.floor(e.durationMs / 1000)),
   M: (e) => String(Math.round(e.durationMs)),
   D: (e) => String(Math.round(e.durationMs * 1000)),
@@ -94,9 +120,9 @@ export function compileAccessFormat(
       const kind = header[2];
       parts.push(
         kind === "i"
-          ? (e) => e.request.headers.get(key) ?? "-"
+          ? (e) => e.request.header(key) ?? "-"
           : kind === "o"
-          ? (e) => e.response.headers.get(key) ?? "-"
+          ? (e) => e.responseHeader(key) ?? "-"
           : () => env[key] ?? "-",
       );
     } else if (ATOMS[name]) {
@@ -106,62 +132,78 @@ export function compileAccessFormat(
     }
   }
   parts.push(format.slice(last));
-  return (entry) => {
-    const url = new URL(entry.request.url);
-    return parts.map((p) => (typeof p === "string" ? p : escapeValue(p(entry, url)))).join("");
-  };
+  return (entry) => parts.map((p) => (typeof p === "string" ? p : escapeValue(p(entry)))).join("");
 }
 
 function jsonLine(e: AccessEntry): string {
-  const url = new URL(e.request.url);
+  const [path, query] = splitTarget(e.request.target);
+  const length = e.responseHeader("content-length");
   return JSON.stringify({
     time: e.started.toISOString(),
-    remote: e.info.remoteAddr.hostname || null,
+    remote: e.remote || null,
     method: e.request.method,
-    path: url.pathname,
-    query: url.search.slice(1),
+    path,
+    query,
     protocol: e.protocol,
-    status: e.response.status,
-    bytes: e.response.headers.has("content-length") ? Number(e.response.headers.get("content-length")) : null,
-    referer: e.request.headers.get("referer"),
-    userAgent: e.request.headers.get("user-agent"),
+    status: e.status,
+    bytes: length === null ? null : Number(length),
+    referer: e.request.header("referer"),
+    userAgent: e.request.header("user-agent"),
     durationMs: Math.round(e.durationMs * 1000) / 1000,
     pid: e.pid,
   });
 }
 
-/** Wraps the handler so each answered request writes one line through `write`. */
-export function withAccessLog(
-  handler: FetchHandler,
-  render: (entry: AccessEntry) => string,
-  write: (line: string) => void,
-  pid: number,
-  onFailure: (failures: number, error: unknown) => void = () => {},
-): FetchHandler {
-  let failures = 0;
-  const log = (request: Request, info: ConnInfo, response: Response, started: Date, t0: number) => {
-    const protocol = (info as { incoming?: { httpVersion?: string } }).incoming?.httpVersion;
+/** Writes access-log lines; a failing write (full disk, closed pipe) loses the line, never the request. */
+export class AccessLog {
+  #failures = 0;
+  readonly #render: (entry: AccessEntry) => string;
+  readonly #write: (line: string) => void;
+  readonly #pid: number;
+  readonly #onFailure: (failures: number, error: unknown) => void;
+
+  constructor(
+    render: (entry: AccessEntry) => string,
+    write: (line: string) => void,
+    pid: number,
+    onFailure: (failures: number, error: unknown) => void = () => {},
+  ) {
+    this.#render = render;
+    this.#write = write;
+    this.#pid = pid;
+    this.#onFailure = onFailure;
+  }
+
+  /** Writes the line of one answered request. */
+  write(entry: Omit<AccessEntry, "pid">): void {
     try {
-      write(render({
-        request,
-        response,
-        info,
+      this.#write(this.#render({ ...entry, pid: this.#pid }));
+    } catch (error) {
+      this.#onFailure(++this.#failures, error);
+    }
+  }
+
+  /** Wraps the next stage so that each answered request writes one line. */
+  wrap(handler: EngineHandler): EngineHandler {
+    const line = (request: Request, info: EngineInfo, response: Response, started: Date, t0: number) => {
+      const version = info.wire?.head.version;
+      this.write({
+        request: accessRequest(request),
+        status: response.status,
+        responseHeader: (name) => response.headers.get(name),
+        remote: info.remoteAddr.hostname,
         started,
         durationMs: performance.now() - t0,
-        pid,
-        protocol: protocol ? `HTTP/${protocol}` : "HTTP/1.1",
-      }));
-    } catch (error) {
-      // A full disk or a closed pipe loses the line, never the request.
-      onFailure(++failures, error);
-    }
-    return response;
-  };
-  return (request, info) => {
-    const started = new Date();
-    const t0 = performance.now();
-    const result = handler(request, info);
-    if (result instanceof Promise) return result.then((response) => log(request, info, response, started, t0));
-    return log(request, info, result, started, t0);
-  };
+        protocol: version ? `HTTP/${version}` : "HTTP/1.1",
+      });
+      return response;
+    };
+    return (request, info) => {
+      const started = new Date();
+      const t0 = performance.now();
+      const result = handler(request, info);
+      if (result instanceof Promise) return result.then((response) => line(request, info, response, started, t0));
+      return line(request, info, result, started, t0);
+    };
+  }
 }

@@ -9,42 +9,13 @@
  * shows. Either way a rejection is answered with `Connection: close` and
  * nothing else on that connection reaches the app.
  */
-import type { ConnInfo, FetchHandler, WireHead } from "../runtime.ts";
+import type { EngineHandler, EngineInfo, WireHead } from "../runtime.ts";
 import { IpSet, parseIp } from "./ip.ts";
+import type { HttpSettings, Rejection, WireFields, WireVerdict } from "./types.ts";
 
-/** The HTTP settings a worker serves with (from the settings table). */
-export interface HttpSettings {
-  /** Which HTTP server serves: the runtime's own, or node:http. */
-  readonly engine: "native" | "node";
-  readonly keepAlive: number;
-  readonly headerTimeout: number;
-  readonly bodyTimeout: number;
-  readonly workerConnections: number;
-  readonly limitRequestLine: number;
-  readonly limitRequestFields: number;
-  readonly limitRequestFieldSize: number;
-  readonly limitRequestBody: number;
-  readonly forwardedAllowIps: readonly string[];
-  readonly secureSchemeHeaders: Readonly<Record<string, string>>;
-  readonly proxyProtocol: "off" | "v1" | "v2" | "auto";
-  readonly proxyAllowFrom: readonly string[];
-  readonly tls: TlsFiles | null;
-}
+export type { HttpSettings, Rejection, TlsFiles, WireFields, WireVerdict } from "./types.ts";
 
-/** TLS material as paths; each engine reads the files itself. */
-export interface TlsFiles {
-  readonly certfile: string;
-  readonly keyfile: string;
-  readonly caCerts: string | null;
-  readonly certReqs: "none" | "optional" | "required";
-  readonly ciphers: string | null;
-}
-
-/** Why a request is refused, before the app sees it. */
-export interface Rejection {
-  readonly status: number;
-  readonly reason: string;
-}
+type Fields = WireFields;
 
 const REASONS: Record<number, string> = {
   400: "Bad Request",
@@ -63,9 +34,11 @@ export function reasonPhrase(status: number): string {
 
 /** The response of a rejection: short, plain, and the last on its connection. */
 export function rejectionResponse(rejection: Rejection): Response {
-  return new Response(`${reasonPhrase(rejection.status)}\n`, {
+  const body = `${reasonPhrase(rejection.status)}\n`;
+  return new Response(body, {
     status: rejection.status,
-    headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+    // The length said, as the node engine's raw refusals say it (the access log's `b` reads it).
+    headers: { "content-type": "text/plain; charset=utf-8", "content-length": String(body.length), connection: "close" },
   });
 }
 
@@ -75,22 +48,6 @@ export class BodyLimitError extends Error {
     super(`The request body is larger than --limit-request-body (${limit} bytes)`);
     this.name = "BodyLimitError";
   }
-}
-
-/** What one pass over the header fields found. */
-interface Fields {
-  count: number;
-  /** The longest field line (name, colon, space, value), in bytes as the runtime counts chars. */
-  longest: number;
-  hosts: number;
-  host: string | null;
-  lengths: number;
-  length: string | null;
-  transferEncoding: string | null;
-  forwardedFor: string | null;
-  forwarded: string | null;
-  /** Secure-scheme header values, by lower-case name. */
-  scheme: Map<string, string> | null;
 }
 
 // Host: a reg-name or IPv4 (no comma: merged duplicates show one), or an IPv6 literal; then a port.
@@ -120,58 +77,62 @@ export class RequestPolicy {
   }
 
   /** Checks a head as it came on the wire (the node:http engine), before any Request is built. */
-  checkWire(head: WireHead): Rejection | undefined {
+  checkWire(head: WireHead): WireVerdict {
     const { version, target, method } = head;
     if (version !== "1.1" && version !== "1.0") {
-      return { status: version.startsWith("0.") ? 400 : 505, reason: `HTTP/${version} is not supported` };
+      return { rejection: { status: version.startsWith("0.") ? 400 : 505, reason: `HTTP/${version} is not supported` } };
     }
     if (target.charCodeAt(0) !== 47 /* / */) {
       if (target === "*") {
-        if (method !== "OPTIONS") return { status: 400, reason: `"*" is a target only for OPTIONS, not ${method}` };
+        if (method !== "OPTIONS") return { rejection: { status: 400, reason: `"*" is a target only for OPTIONS, not ${method}` } };
       } else if (method !== "CONNECT" && !ABSOLUTE.test(target)) {
-        return { status: 400, reason: "the request target is neither a path nor an absolute URL" };
+        return { rejection: { status: 400, reason: "the request target is neither a path nor an absolute URL" } };
       }
     }
     const fields = this.#scanRaw(head.rawHeaders);
-    head.fields = fields;
-    return this.#judge(method, target.length, version, fields);
+    const rejection = this.#judge(method, target.length, version, fields);
+    return rejection ? { rejection } : { fields };
   }
 
   /**
-   * Wraps the (guarded) app: checks what a native engine's Request shows, applies the
-   * trusted-proxy headers, and bounds a chunked body. Engines that called checkWire pass
-   * their head in `info.head` and are not checked twice.
+   * Wraps the next stage: checks what a native engine's Request shows, applies the trusted-proxy
+   * headers, and bounds a chunked body. Engines that checked the raw head pass what they found in
+   * `info.wire` and are not checked twice. `onRefused` hears of each refusal made here.
    */
-  wrap(handler: FetchHandler): FetchHandler {
+  wrap(next: EngineHandler, onRefused: (rejection: Rejection, request: Request, info: EngineInfo) => void): EngineHandler {
     const limit = this.settings.limitRequestBody;
     const refused = this.#refused;
+    const refuse = (rejection: Rejection, request: Request, info: EngineInfo) => {
+      onRefused(rejection, request, info);
+      return this.#refuse(rejection, info);
+    };
     return (request, info) => {
       if (refused.size !== 0 && info.connection !== undefined && refused.has(info.connection)) {
-        return rejectionResponse({ status: 400, reason: "an earlier request on this connection was refused" });
+        return refuse({ status: 400, reason: "an earlier request on this connection was refused" }, request, info);
       }
-      let fields = info.head?.fields as Fields | undefined;
+      let fields = info.wire?.fields;
       if (fields === undefined) {
         fields = this.#scanHeaders(request.headers);
         const url = request.url;
         // The target's length without slicing it out: what follows the authority.
         const rejection = this.#judge(request.method, url.length - url.indexOf("/", url.indexOf("//") + 2), null, fields);
-        if (rejection) return this.#refuse(rejection, info);
+        if (rejection) return refuse(rejection, request, info);
       }
       if ((fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) &&
         this.#isTrusted(info)) {
         const forwarded = this.#forwarded(request, info, fields);
-        if ("status" in forwarded) return this.#refuse(forwarded, info);
+        if ("status" in forwarded) return refuse(forwarded, request, info);
         request = forwarded.request;
         info = forwarded.info;
       }
       if (limit > 0 && fields.transferEncoding !== null && request.body !== null) {
-        return this.#bounded(handler, request, info, limit);
+        return this.#bounded(next, request, info, limit, onRefused);
       }
-      return handler(request, info);
+      return next(request, info);
     };
   }
 
-  #refuse(rejection: Rejection, info: ConnInfo): Response {
+  #refuse(rejection: Rejection, info: EngineInfo): Response {
     const connection = info.connection;
     if (connection !== undefined) {
       this.#refused.add(connection);
@@ -221,7 +182,7 @@ export class RequestPolicy {
   }
 
   /** Whether a peer may set the proxy headers; remembered per address, since the same few peers repeat. */
-  #isTrusted(info: ConnInfo): boolean {
+  #isTrusted(info: EngineInfo): boolean {
     const { transport, hostname } = info.remoteAddr;
     if (transport === "unix" || this.#trusted.any) return true;
     let trusted = this.#trustCache.get(hostname);
@@ -305,7 +266,7 @@ export class RequestPolicy {
   }
 
   /** The scheme and client a trusted proxy reports, or the conflict that makes the request a 400. */
-  #forwarded(request: Request, info: ConnInfo, fields: Fields): Rejection | { request: Request; info: ConnInfo } {
+  #forwarded(request: Request, info: EngineInfo, fields: Fields): Rejection | { request: Request; info: EngineInfo } {
     let secure: boolean | undefined;
     const vote = (value: boolean): boolean => {
       if (secure !== undefined && secure !== value) return false;
@@ -348,16 +309,22 @@ export class RequestPolicy {
     const hostname = client;
     // Built on the engine's own info, so what else it carries (Node's incoming and outgoing, Bun's
     // server, as Hono's helpers read them) stays; only the addresses change.
-    const proxied: ConnInfo = Object.create(info, {
+    const proxied: EngineInfo = Object.create(info, {
       remoteAddr: { value: { transport: "tcp", hostname, port: 0 }, enumerable: true },
       proxy: { value: info.remoteAddr, enumerable: true },
       connection: { value: info.connection },
-      head: { value: info.head },
+      wire: { value: info.wire },
     });
     return { request: result, info: proxied };
   }
 
-  #bounded(handler: FetchHandler, request: Request, info: ConnInfo, limit: number): Promise<Response> {
+  #bounded(
+    handler: EngineHandler,
+    request: Request,
+    info: EngineInfo,
+    limit: number,
+    onRefused: (rejection: Rejection, request: Request, info: EngineInfo) => void,
+  ): Promise<Response> {
     let seen = 0;
     let over = false;
     const counted = request.body!.pipeThrough(
@@ -378,9 +345,12 @@ export class RequestPolicy {
       signal: request.signal,
       duplex: "half",
     } as RequestInit);
-    return Promise.resolve(handler(bounded, info)).then((response) =>
-      over ? this.#refuse({ status: 413, reason: "body too large" }, info) : response
-    );
+    return Promise.resolve(handler(bounded, info)).then((response) => {
+      if (!over) return response;
+      const rejection = { status: 413, reason: "the chunked body is larger than --limit-request-body" };
+      onRefused(rejection, request, info);
+      return this.#refuse(rejection, info);
+    });
   }
 }
 

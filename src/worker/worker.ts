@@ -6,15 +6,14 @@
 import { loadConfigFile } from "../config/file.ts";
 import { callHook, callHookStrict, type Hooks, type WorkerInfo } from "../config/hooks.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
-import { guardApp } from "../http/app-handler.ts";
 import { type HttpSettings, RequestPolicy } from "../http/policy.ts";
+import { AccessLog, compileAccessFormat } from "../http/access-log.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
-import { withRequestTimeout } from "../http/request-timeout.ts";
-import { compileAccessFormat, withAccessLog } from "../http/access-log.ts";
 import { WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
-import type { Channel, FetchHandler, HttpServer, Runtime } from "../runtime.ts";
+import type { Channel, HttpServer, Runtime } from "../runtime.ts";
 import { type LoadedApp, loadApp, toHandler } from "./app-loader.ts";
+import { buildPipeline } from "./pipeline.ts";
 
 /** How often a worker tells the arbiter it is alive, in ms, for a given `--timeout`. */
 export function heartbeatInterval(timeoutSeconds: number): number {
@@ -91,18 +90,6 @@ function acceptWatch(runtime: Runtime, server: HttpServer, log: Logger, onStuck:
         "asking for a replacement");
       onStuck("stopped accepting connections");
     }
-  };
-}
-
-/** Wraps the handler with the preRequest and postRequest hooks, when the config has them. */
-function withRequestHooks(handler: FetchHandler, hooks: Hooks, worker: WorkerInfo, log: Logger): FetchHandler {
-  const { preRequest, postRequest } = hooks;
-  if (!preRequest && !postRequest) return handler;
-  return async (request, info) => {
-    if (preRequest) await callHook(hooks, "preRequest", log, worker, request);
-    const response = await handler(request, info);
-    if (postRequest) await callHook(hooks, "postRequest", log, worker, request, response);
-    return response;
   };
 }
 
@@ -237,17 +224,11 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   const control = channel;
 
   let app: LoadedApp;
-  let guarded;
   try {
     if (spec.configFile) hooks = (await loadConfigFile(runtime, spec.configFile)).values as Hooks;
     await callHookStrict(hooks, "postFork", worker);
     app = await loadHandler(spec, runtime, hooks);
     await callHookStrict(hooks, "postWorkerInit", worker);
-    const hooked = withRequestHooks(app.handler, hooks, worker, log);
-    guarded = guardApp(withRequestTimeout(hooked, spec.requestTimeout, log), log, {
-      limit: spec.maxRequests,
-      onLimit: () => control.send({ type: "recycle", requests: spec.maxRequests }),
-    });
   } catch (error) {
     // The arbiter says why, once for all the workers that fail alike.
     const known = error instanceof UnicornError;
@@ -257,7 +238,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     return void (await exit(known ? error.exitCode : ExitCode.WORKER_BOOT_ERROR));
   }
   const policy = new RequestPolicy(capConnections(spec.http, runtime, log));
-  let serving = policy.wrap(guarded.handler);
+  let accessLog: AccessLog | undefined;
   if (spec.accessLog) {
     let write: (line: string) => void;
     if (spec.accessLog === "-") write = (line) => runtime.writeOut(line);
@@ -266,18 +247,29 @@ export async function runWorker(runtime: Runtime): Promise<void> {
       accessFile = file;
       write = (line) => file.write(line);
     }
-    serving = withAccessLog(serving, compileAccessFormat(spec.accessLogFormat, runtime.env()), write, runtime.pid, (n, error) => {
+    accessLog = new AccessLog(compileAccessFormat(spec.accessLogFormat, runtime.env()), write, runtime.pid, (n, error) => {
       // Said on the 1st, 10th, 100th... failure: a full disk must not flood the error log as well.
       if (Number.isInteger(Math.log10(n))) log.warning(`Cannot write the access log (${n} lines lost so far): ${messageOf(error)}`);
     });
   }
+  const pipeline = buildPipeline({
+    app: app.handler,
+    hooks,
+    worker,
+    log,
+    policy,
+    accessLog,
+    requestTimeout: spec.requestTimeout,
+    maxRequests: spec.maxRequests,
+    onLimit: () => control.send({ type: "recycle", requests: spec.maxRequests }),
+  });
   // Loading the app may have taken long: an orphan must not start listening.
   if (orphaned()) return runtime.exit(ExitCode.OK);
   try {
-    server = await runtime.serve(serving, spec.listeners, {
+    server = await runtime.serve(pipeline.handler, spec.listeners, {
       backlog: spec.backlog,
       policy,
-      onRefused: (rejection, peer) => log.debug(`Refused a request from ${peer}: ${rejection.status}, ${rejection.reason}`),
+      onRefused: (rejection, head, peer) => pipeline.refusedOnWire(rejection, head, peer),
       onError: (error) => log.debug(`Connection error: ${messageOf(error)}`),
       onStopped: (reason) => {
         log.error(`The server stopped accepting connections (${reason}); asking for a replacement`);
@@ -289,7 +281,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     return void (await exit(ExitCode.WORKER_BOOT_ERROR));
   }
   control.send({ type: "booted", loader: app.loader });
-  const requests = guarded.requests;
+  const requests = pipeline.requests;
   if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
   setInterval(() => {

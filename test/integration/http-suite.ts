@@ -224,6 +224,18 @@ export function httpSuite(runtime: RuntimeName): void {
     );
   });
 
+  describe(`${runtime}: refusals`, () => {
+    test("a refused request is logged the same way on every engine: an access-log line and a debug line", async () => {
+      const server = start(["--limit-request-line", "64", "--access-logfile", "-", "--log-level", "debug"]);
+      const url = await server.ready();
+      const result = await sendRaw(portOf(url), `GET /${"a".repeat(80)}?q=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: probe\r\n\r\n`, 5000);
+      expect(result.statuses).toEqual([414]);
+      await server.waitFor(/Refused a request from 127\.0\.0\.1: 414, /);
+      const [line] = await server.waitFor(new RegExp(`^127\\.0\\.0\\.1 - - \\[[^\\]]+\\] "GET /a{80}\\?q=1 HTTP/1\\.1" 414 \\d+ "-" "probe"$`));
+      expect(line).toBeDefined();
+    });
+  });
+
   describe(`${runtime}: trusted proxies`, () => {
     test("X-Forwarded-Proto and X-Forwarded-For from a trusted peer set the URL's scheme and the client address", async () => {
       const server = start([]);

@@ -1,14 +1,16 @@
 import { expect, test } from "vitest";
-import { compileAccessFormat, escapeValue, formatAccessDate, withAccessLog } from "../../src/http/access-log.ts";
+import { accessRequest, AccessLog, compileAccessFormat, escapeValue, formatAccessDate } from "../../src/http/access-log.ts";
 
 const info = { remoteAddr: { transport: "tcp" as const, hostname: "10.0.0.1", port: 5 } };
 const GUNICORN_DEFAULT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
 function entry(headers: Record<string, string> = {}) {
+  const response = new Response("hello", { status: 201, headers: { "content-length": "5", "x-out": "o" } });
   return {
-    request: new Request("http://example.com/a/b?x=1", { headers }),
-    response: new Response("hello", { status: 201, headers: { "content-length": "5", "x-out": "o" } }),
-    info,
+    request: accessRequest(new Request("http://example.com/a/b?x=1", { headers })),
+    status: response.status,
+    responseHeader: (name: string) => response.headers.get(name),
+    remote: info.remoteAddr.hostname,
     started: new Date(2026, 10, 26, 10, 0, 5),
     durationMs: 1234.5678,
     pid: 42,
@@ -48,10 +50,12 @@ test("an unknown atom is refused when the format is compiled", () => {
 });
 
 test("a failing write never fails the request", async () => {
-  const handler = withAccessLog(() => new Response("ok"), () => "line", () => {
+  let failures = 0;
+  const handler = new AccessLog(() => "line", () => {
     throw new Error("EPIPE");
-  }, 1);
+  }, 1, (n) => (failures = n)).wrap(() => new Response("ok"));
   const response = await handler(new Request("http://x/"), info);
   expect(response.status).toBe(200);
+  expect(failures).toBe(1);
   expect(formatAccessDate(new Date(2026, 0, 2, 3, 4, 5))).toMatch(/^\[02\/Jan\/2026:03:04:05 [+-]\d{4}\]$/);
 });

@@ -2,24 +2,14 @@ import { describe, expect, test } from "vitest";
 import { IpSet, parseIp } from "../../src/http/ip.ts";
 import { type HttpSettings, parseForwarded, RequestPolicy } from "../../src/http/policy.ts";
 import { parseProxyHeader } from "../../src/http/proxy-protocol.ts";
-import type { ConnInfo, WireHead } from "../../src/runtime.ts";
+import { defaultHttpSettings } from "../../src/arbiter/http-config.ts";
+import type { ConnInfo, EngineInfo, WireHead } from "../../src/runtime.ts";
 
-const SETTINGS: HttpSettings = {
-  engine: "node",
-  keepAlive: 65,
-  headerTimeout: 10,
-  bodyTimeout: 300,
-  workerConnections: 1000,
-  limitRequestLine: 4094,
-  limitRequestFields: 100,
-  limitRequestFieldSize: 8190,
-  limitRequestBody: 0,
-  forwardedAllowIps: ["127.0.0.1", "::1"],
+// The settings table's defaults, with a shorter scheme-header list to test against.
+const SETTINGS: HttpSettings = defaultHttpSettings({
   secureSchemeHeaders: { "x-forwarded-proto": "https", "x-forwarded-ssl": "on" },
-  proxyProtocol: "off",
   proxyAllowFrom: ["127.0.0.1"],
-  tls: null,
-};
+});
 
 function wire(head: Partial<WireHead> & { headers?: string[] } = {}, settings: Partial<HttpSettings> = {}) {
   const policy = new RequestPolicy({ ...SETTINGS, ...settings });
@@ -28,10 +18,10 @@ function wire(head: Partial<WireHead> & { headers?: string[] } = {}, settings: P
     target: head.target ?? "/",
     version: head.version ?? "1.1",
     rawHeaders: head.headers ?? ["Host", "example.com"],
-  });
+  }).rejection;
 }
 
-const LOCAL: ConnInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 }, connection: "c1" };
+const LOCAL: EngineInfo = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 }, connection: "c1" };
 const echo = (request: Request, info: ConnInfo) =>
   Response.json({ url: request.url, remote: info.remoteAddr.hostname, proxy: info.proxy?.hostname ?? null });
 
@@ -89,7 +79,7 @@ describe("the request policy on a wire head", () => {
 });
 
 describe("the request policy on a native engine's Request", () => {
-  const wrapped = (settings: Partial<HttpSettings> = {}) => new RequestPolicy({ ...SETTINGS, ...settings }).wrap(echo);
+  const wrapped = (settings: Partial<HttpSettings> = {}) => new RequestPolicy({ ...SETTINGS, ...settings }).wrap(echo, () => {});
 
   test("refuses what the Request shows, and then anything else on that connection", async () => {
     const handler = wrapped();
@@ -109,13 +99,13 @@ describe("the request policy on a native engine's Request", () => {
 
   test("a chunked body past --limit-request-body is answered 413", async () => {
     const app = async (request: Request) => new Response(String((await request.arrayBuffer()).byteLength));
-    const handler = new RequestPolicy({ ...SETTINGS, limitRequestBody: 10 }).wrap(async (request, info) => {
+    const handler = new RequestPolicy({ ...SETTINGS, limitRequestBody: 10 }).wrap(async (request: Request, info: ConnInfo) => {
       try {
         return await app(request);
       } catch {
         return new Response("app saw an error", { status: 500 });
       }
-    });
+    }, () => {});
     const body = (text: string) =>
       new Request("http://a/up", {
         method: "POST",
@@ -134,8 +124,8 @@ describe("the request policy on a native engine's Request", () => {
 });
 
 describe("trusted proxies", () => {
-  const handler = new RequestPolicy(SETTINGS).wrap(echo);
-  const from = (hostname: string): ConnInfo => ({ remoteAddr: { transport: "tcp", hostname, port: 1 }, connection: hostname });
+  const handler = new RequestPolicy(SETTINGS).wrap(echo, () => {});
+  const from = (hostname: string): EngineInfo => ({ remoteAddr: { transport: "tcp", hostname, port: 1 }, connection: hostname });
   const ask = async (headers: Record<string, string>, peer = "127.0.0.1") => {
     const reply = await handler(new Request("http://a/p?q", { headers: { host: "a", ...headers } }), from(peer));
     return { status: reply.status, ...(reply.status === 200 ? await reply.json() : {}) };
@@ -158,7 +148,7 @@ describe("trusted proxies", () => {
   test("the rewritten info keeps what the engine put on it (Node's incoming, Bun's server)", async () => {
     const engineInfo = { ...from("127.0.0.1"), incoming: { marker: 1 } };
     const seen: ConnInfo[] = [];
-    const handler = new RequestPolicy(SETTINGS).wrap((_request, info) => (seen.push(info), new Response("ok")));
+    const handler = new RequestPolicy(SETTINGS).wrap((_request: Request, info: ConnInfo) => (seen.push(info), new Response("ok")), () => {});
     await handler(new Request("http://a/", { headers: { host: "a", "x-forwarded-for": "203.0.113.9" } }), engineInfo);
     expect(seen[0]!.remoteAddr.hostname).toBe("203.0.113.9");
     expect((seen[0] as unknown as { incoming: { marker: number } }).incoming.marker).toBe(1);
@@ -253,7 +243,7 @@ describe("PROXY protocol", () => {
 
 describe("trusting nobody", () => {
   test("--forwarded-allow-ips '' leaves every proxy header alone, even from 127.0.0.1", async () => {
-    const handler = new RequestPolicy({ ...SETTINGS, forwardedAllowIps: [""] }).wrap(echo);
+    const handler = new RequestPolicy({ ...SETTINGS, forwardedAllowIps: [""] }).wrap(echo, () => {});
     const reply = await handler(
       new Request("http://a/p", { headers: { host: "a", "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.1" } }),
       LOCAL,

@@ -1,0 +1,105 @@
+/**
+ * What happens to a request in a worker, in this order, on every engine and for every kind of app:
+ *
+ * | stage | what it does |
+ * | --- | --- |
+ * | engine | parses the request; the node:http engine also checks its raw head (`RequestPolicy.checkWire`) and answers a refusal itself, reporting it to `refusedOnWire` |
+ * | access log | one line per answered request, refusals included (`--access-logfile`) |
+ * | policy | refuses what a native engine's Request shows to break the limits or HTTP/1.1 (400, 413, 414, 431, 501, 505), applies a trusted proxy's headers, bounds a chunked body |
+ * | guard | counts the request (`--max-requests`); a throw or a value that is not a Response answers 500 |
+ * | request timeout | `--request-timeout`: 503 when the app takes longer |
+ * | hooks | `preRequest`, `postRequest` |
+ * | app | the Fetch handler |
+ *
+ * A refusal is logged one way wherever it is made: a line in the access log (with its status) and,
+ * at debug level, `Refused a request from ADDR: STATUS, reason` in the error log. A stage that
+ * costs nothing when its setting is off is not there at all. New stages (metrics, a health path,
+ * Node-style apps) go in this list, not into the engines.
+ */
+import { callHook, type Hooks, type WorkerInfo } from "../config/hooks.ts";
+import { type AccessEntry, AccessLog, targetOf } from "../http/access-log.ts";
+import { guardApp } from "../http/app-handler.ts";
+import { reasonPhrase, type RequestPolicy } from "../http/policy.ts";
+import { withRequestTimeout } from "../http/request-timeout.ts";
+import type { Rejection } from "../http/types.ts";
+import type { Logger } from "../log/logger.ts";
+import type { EngineHandler, FetchHandler, RemoteAddr, WireHead } from "../runtime.ts";
+
+/** What the pipeline is built from. */
+export interface PipelineParts {
+  readonly app: FetchHandler;
+  readonly hooks: Hooks;
+  readonly worker: WorkerInfo;
+  readonly log: Logger;
+  readonly policy: RequestPolicy;
+  /** The access log, when `--access-logfile` is set. */
+  readonly accessLog?: AccessLog;
+  /** `--request-timeout`, in seconds; 0 for none. */
+  readonly requestTimeout: number;
+  /** `--max-requests` (jitter applied): `onLimit` is called when the request of that number arrives. */
+  readonly maxRequests: number;
+  readonly onLimit: () => void;
+}
+
+/** A built pipeline: what engines call, and what the worker reads. */
+export interface Pipeline {
+  readonly handler: EngineHandler;
+  /** A request an engine refused from its raw head (or could not parse): logged as any refusal is. */
+  refusedOnWire(rejection: Rejection, head: WireHead | undefined, peer: RemoteAddr): void;
+  /** Requests the app has been given so far, for the heartbeat. */
+  readonly requests: () => number;
+}
+
+/** Wraps the app with the preRequest and postRequest hooks, when the config has them. */
+function withRequestHooks(app: FetchHandler, hooks: Hooks, worker: WorkerInfo, log: Logger): FetchHandler {
+  const { preRequest, postRequest } = hooks;
+  if (!preRequest && !postRequest) return app;
+  return async (request, info) => {
+    if (preRequest) await callHook(hooks, "preRequest", log, worker, request);
+    const response = await app(request, info);
+    if (postRequest) await callHook(hooks, "postRequest", log, worker, request, response);
+    return response;
+  };
+}
+
+/** A field of a raw head, by name (the first), for the access log. */
+function rawHeader(head: WireHead | undefined, name: string): string | null {
+  const raw = head?.rawHeaders ?? [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1]!;
+  return null;
+}
+
+/** Builds the pipeline in the order the table above gives. */
+export function buildPipeline(parts: PipelineParts): Pipeline {
+  const { log, policy, accessLog } = parts;
+  const hooked = withRequestHooks(parts.app, parts.hooks, parts.worker, log);
+  const timed = withRequestTimeout(hooked, parts.requestTimeout, log);
+  const guarded = guardApp(timed, log, { limit: parts.maxRequests, onLimit: parts.onLimit });
+  const refused = (rejection: Rejection, peer: RemoteAddr) =>
+    log.debug(`Refused a request from ${peer.hostname || peer.transport}: ${rejection.status}, ${rejection.reason}`);
+  const checked = policy.wrap(guarded.handler, (rejection, _request, info) => refused(rejection, info.remoteAddr));
+  const handler = accessLog ? accessLog.wrap(checked) : checked;
+  return {
+    handler,
+    requests: guarded.requests,
+    refusedOnWire(rejection, head, peer) {
+      refused(rejection, peer);
+      if (!accessLog) return;
+      const entry: Omit<AccessEntry, "pid"> = {
+        request: {
+          method: head?.method ?? "-",
+          target: head === undefined ? "-" : /^https?:\/\//i.test(head.target) ? targetOf(head.target) : head.target,
+          header: (name) => rawHeader(head, name.toLowerCase()),
+        },
+        status: rejection.status,
+        // The engine answers it as every refusal is answered: the reason phrase and a newline.
+        responseHeader: (name) => (name.toLowerCase() === "content-length" ? String(reasonPhrase(rejection.status).length + 1) : null),
+        remote: peer.hostname,
+        started: new Date(),
+        durationMs: 0,
+        protocol: head ? `HTTP/${head.version}` : "-",
+      };
+      accessLog.write(entry);
+    },
+  };
+}
