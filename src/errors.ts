@@ -21,6 +21,17 @@ export const ExitCode = {
   PERMISSION: 6,
 } as const;
 
+/** What each exit code means, in a few words (`--help`, docs). */
+export const EXIT_CODE_MEANINGS: Readonly<Record<ExitCodeValue, string>> = {
+  0: "ok",
+  1: "internal error",
+  2: "usage or config error",
+  3: "worker failed to boot",
+  4: "app failed to load",
+  5: "cannot listen",
+  6: "missing runtime permission",
+};
+
 /** One of the values of {@linkcode ExitCode}. */
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -12,6 +12,10 @@ import type { Config } from "../config/settings.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { resolveHttpSettings } from "./http-config.ts";
+import type { HttpSettings } from "../http/types.ts";
+import { Readiness } from "./readiness.ts";
+import { SIGNALS } from "./signals.ts";
+import { Reloads } from "./reload.ts";
 import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
@@ -23,18 +27,8 @@ import { resolveWorkerIds, type WorkerIds } from "./privileges.ts";
 import { INHERITANCE_ENV, Upgrade } from "./upgrade.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
 
-/** The signals the arbiter handles; anything else keeps its default action. */
-export const ARBITER_SIGNALS: readonly SignalName[] = [
-  "SIGTERM",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGHUP",
-  "SIGTTIN",
-  "SIGTTOU",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGWINCH",
-];
+/** The signals the arbiter handles (src/arbiter/signals.ts); anything else keeps its default action. */
+export const ARBITER_SIGNALS: readonly SignalName[] = SIGNALS.map((s) => s.signal);
 
 /** Linux >= 5.14 moves connections queued on a closing SO_REUSEPORT socket to its siblings when this is 1. */
 const TCP_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req";
@@ -90,12 +84,10 @@ export class Arbiter {
   #queue: Event[] = [];
   #wake: (() => void) | undefined;
   #age = 0;
-  #generation = 1;
-  /** Generations whose reload failed: their workers' boot failures halt nothing. */
-  readonly #abandoned = new Set<number>();
-  #reload:
-    | { generation: number; startedAt: number; previous: Config; previousFile: string | undefined; numWorkers: number }
-    | undefined;
+  /** HUP's state: the generation new workers belong to, the reload under way, the ones given up on. */
+  readonly #reloads = new Reloads<{ config: Config; http: HttpSettings }>();
+  /** The HTTP settings of the current config, resolved (and checked) once per config generation. */
+  #http: HttpSettings | undefined;
   #lastMurder = 0;
   #stop: { graceful: boolean; deadline: number; killed: boolean } | undefined;
   #haltCode: number | undefined;
@@ -109,9 +101,7 @@ export class Arbiter {
   #sourceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #upgrade: Upgrade;
   #pidfile: string | undefined;
-  /** Whether systemd has been told READY=1 since the start or the last reload. */
-  #ready = false;
-  #notifyFailed = false;
+  readonly #readiness: Readiness;
   #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
@@ -133,6 +123,7 @@ export class Arbiter {
     this.#options = options;
     this.#configFile = options.configFile;
     this.#upgrade = new Upgrade(runtime, log);
+    this.#readiness = new Readiness((fields, onError) => runtime.notify(fields, onError), log);
     const arbiter = this;
     this.server = {
       pid: runtime.pid,
@@ -158,6 +149,7 @@ export class Arbiter {
     if (this.config.umask !== undefined) runtime.setUmask(this.config.umask);
     this.#ids = resolveWorkerIds(runtime, this.config.user, this.config.group);
     const http = resolveHttpSettings(runtime, this.config);
+    this.#http = http;
     const inherited = this.#upgrade.inherited();
     if (this.config.pidfile) {
       // A new arbiter (USR2) writes FILE.2 and takes FILE when the old one is gone, as Gunicorn does.
@@ -304,15 +296,47 @@ export class Arbiter {
       this.#cleanup();
       throw error;
     }
-    await this.manageWorkers();
-    while (this.#exitCode === undefined) {
-      const backoff = Math.max(0, (this.#backoff.until - this.runtime.monotonic()) * 1000);
-      await this.#sleep(this.#stop ? 100 : Math.min(TICK_MS, backoff || TICK_MS));
-      await this.tick();
+    try {
+      await this.manageWorkers();
+      while (this.#exitCode === undefined) {
+        const backoff = Math.max(0, (this.#backoff.until - this.runtime.monotonic()) * 1000);
+        await this.#sleep(this.#stop ? 100 : Math.min(TICK_MS, backoff || TICK_MS));
+        await this.tick();
+      }
+    } catch (error) {
+      // A bug or a failure nothing planned for: never leave workers, a pidfile or a control folder behind.
+      this.log.critical(`Unexpected error in the arbiter, stopping: ${stackOf(error)}`);
+      await this.#stopAll();
+      this.#cleanup();
+      return ExitCode.INTERNAL;
     }
     await callHook(this.config, "onExit", this.log, this.server);
     this.#cleanup();
     return this.#exitCode;
+  }
+
+  /** Stops every worker without the loop: SIGQUIT, then SIGKILL for those still there after the quick-stop time. */
+  async #stopAll(): Promise<void> {
+    const exits = [...this.workers.values()].map((worker) => {
+      const exited = new Promise<void>((resolve) => worker.child.onExit(() => resolve()));
+      try {
+        worker.stop(false);
+      } catch {
+        // It may be gone already; its exit resolves the wait.
+      }
+      return exited;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUICK_STOP_SECONDS * 1000)));
+    await Promise.race([Promise.all(exits), late]);
+    clearTimeout(timer);
+    for (const worker of this.workers.values()) {
+      try {
+        worker.child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }
   }
 
   /** One pass of the loop: dispatch signals and exits, then the periodic duties. */
@@ -427,16 +451,17 @@ export class Arbiter {
   async handleHup(): Promise<void> {
     if (this.#stop) return;
     this.log.info("Handling signal: hup; reloading");
-    const previous = this.config;
+    const previous = { config: this.config, http: this.#http! };
     const previousFile = this.#configFile;
     if (this.#options.reloadConfig) {
       try {
         const { config, configFile } = await this.#options.reloadConfig();
-        resolveHttpSettings(this.runtime, config);
-        if (JSON.stringify(config.bind) !== JSON.stringify(previous.bind)) {
+        const http = resolveHttpSettings(this.runtime, config);
+        if (JSON.stringify(config.bind) !== JSON.stringify(previous.config.bind)) {
           this.log.warning("The listeners changed in the config; a reload keeps the current ones: restart to rebind");
         }
-        this.config = { ...config, bind: previous.bind };
+        this.config = { ...config, bind: previous.config.bind };
+        this.#http = http;
         this.#configFile = configFile;
         this.log.setLevel(config.logLevel);
       } catch (error) {
@@ -446,23 +471,14 @@ export class Arbiter {
     }
     this.#env = this.#workerEnv();
     await callHook(this.config, "onReload", this.log, this.server);
+    const numWorkers = this.numWorkers;
     if (this.config.workers !== this.numWorkers) await this.setNumWorkers(this.config.workers);
-    // A reload still under way is superseded: its workers' boot failures halt nothing.
-    if (this.#reload) this.#abandoned.add(this.#reload.generation);
-    this.#generation++;
-    this.#reload = {
-      generation: this.#generation,
-      startedAt: this.runtime.monotonic(),
-      previous: this.#reload?.previous ?? previous,
-      previousFile: this.#reload?.previousFile ?? previousFile,
-      numWorkers: this.#reload?.numWorkers ?? this.numWorkers,
-    };
+    this.#reloads.begin(this.runtime.monotonic(), { config: previous, configFile: previousFile, numWorkers });
     this.#backoff.reset();
     for (const worker of this.workers.values()) {
       if (worker.state !== "retiring") worker.replace = "reload";
     }
-    this.#ready = false;
-    this.#notify("RELOADING=1", "STATUS=Reloading");
+    this.#readiness.reloading();
   }
 
   /** Changes the number of workers to keep; `manageWorkers` spawns or retires to match. */
@@ -481,14 +497,11 @@ export class Arbiter {
   }
 
   #beginStop(graceful: boolean, seconds: number): void {
-    this.#notify("STOPPING=1", `STATUS=Stopping ${graceful ? "gracefully" : "at once"}`);
+    this.#readiness.stopping(graceful);
     this.#stop = { graceful, deadline: this.runtime.monotonic() + seconds, killed: false };
     // A new arbiter (USR2) serves the same unix sockets: leave their paths.
     for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
-    for (const worker of this.workers.values()) {
-      worker.state = "retiring";
-      worker.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
-    }
+    for (const worker of this.workers.values()) worker.stop(graceful);
     this.#progressStop();
   }
 
@@ -502,8 +515,7 @@ export class Arbiter {
       stop.killed = true;
       for (const worker of this.workers.values()) {
         this.log.warning(`Worker (pid:${worker.pid}) did not stop in time; sending SIGKILL`);
-        worker.killedAt = this.runtime.monotonic();
-        worker.child.kill("SIGKILL");
+        worker.kill(this.runtime.monotonic());
       }
     }
   }
@@ -512,6 +524,9 @@ export class Arbiter {
   async reapWorker(pid: number, code: number | null, signal: string | null): Promise<void> {
     const worker = this.workers.get(pid);
     if (!worker) return;
+    // A worker that failed to boot said why just before exiting: its words may still be on their way
+    // (the exit can be seen first), so it stays known until they have come.
+    if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) await this.#lastWords(worker);
     this.workers.delete(pid);
     const expected = worker.state === "retiring" || this.#stop !== undefined;
     if (signal !== null) {
@@ -526,7 +541,7 @@ export class Arbiter {
     }
     await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
     if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) {
-      await this.#logFailure(worker);
+      this.#logFailure(worker);
       const reason = code === ExitCode.WORKER_BOOT_ERROR ? "a worker failed to boot" : "the app failed to load";
       return this.#bootFailed(worker, reason, code);
     }
@@ -542,44 +557,39 @@ export class Arbiter {
 
   /** Halts, or abandons the reload whose worker this is; a retired worker or one of an abandoned reload changes nothing. */
   #bootFailed(worker: WorkerHandle, reason: string, code: number): void {
-    if (this.#abandoned.has(worker.generation) || worker.state === "retiring") return;
-    if (this.#reload && worker.generation === this.#reload.generation) return this.#abortReload(reason, code);
-    if (!this.#stop) this.halt(reason, code);
+    const meaning = this.#reloads.bootFailed(worker);
+    if (meaning === "abort-reload") return this.#abortReload(reason, code);
+    if (meaning === "halt" && !this.#stop) this.halt(reason, code);
+  }
+
+  /** Waits, briefly, for what a failing worker said (or for its channel to close). */
+  async #lastWords(worker: WorkerHandle): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([worker.lastWords, new Promise<void>((resolve) => (timer = setTimeout(resolve, LAST_WORDS_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Logs why a worker could not boot, as it said before exiting; the same reason only once. */
-  async #logFailure(worker: WorkerHandle): Promise<void> {
-    const channel = worker.channel;
-    // The message may still be on its way when the exit is seen: the channel closes after it.
-    if (channel && worker.failure === undefined) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, LAST_WORDS_MS);
-        channel.onClose(() => (clearTimeout(timer), resolve()));
-      });
-    }
-    const failure = worker.failure;
-    if (failure === undefined || this.#failuresLogged.has(failure)) return;
+  #logFailure(worker: WorkerHandle): void {
+    const failure = worker.failure ?? `Worker (pid:${worker.pid}) gave no reason; its own output above may say why`;
+    if (this.#failuresLogged.has(failure)) return;
     this.#failuresLogged.add(failure);
     this.log.error(failure);
   }
 
   /** A worker of the new generation cannot boot: keep the old one serving, with the old config. */
   #abortReload(reason: string, code: number): void {
-    const reload = this.#reload!;
+    const { generation, rollback } = this.#reloads.abort();
     this.log.error(`Reload failed: ${reason} (exit code ${code}); the previous workers keep serving`);
-    this.config = reload.previous;
-    this.#configFile = reload.previousFile;
+    this.config = rollback.config.config;
+    this.#http = rollback.config.http;
+    this.#configFile = rollback.configFile;
     this.#env = this.#workerEnv();
     this.log.setLevel(this.config.logLevel);
-    this.#reload = undefined;
-    if (this.numWorkers !== reload.numWorkers) void this.setNumWorkers(reload.numWorkers);
-    this.#abandoned.add(reload.generation);
-    this.#ready = true;
-    this.#notify("READY=1", "STATUS=Reload failed; the previous workers serve");
-    // Workers started from now on (to replace one that dies) are of a generation of their own.
-    this.#generation++;
+    if (this.numWorkers !== rollback.numWorkers) void this.setNumWorkers(rollback.numWorkers);
+    this.#readiness.reloadFailed();
     for (const worker of this.workers.values()) {
-      if (worker.generation === reload.generation) this.retireWorker(worker);
+      if (worker.generation === generation) this.retireWorker(worker);
       else if (worker.replace === "reload") worker.replace = undefined;
     }
   }
@@ -601,32 +611,26 @@ export class Arbiter {
     const stalled = this.#lastMurder > 0 && now - this.#lastMurder > 2 + TICK_MS / 1000;
     this.#lastMurder = now;
     if (stalled) return;
+    const deadlines = {
+      timeout: this.config.timeout,
+      bootTimeout: this.config.bootTimeout,
+      retire: this.config.gracefulTimeout + RETIRE_MARGIN_SECONDS,
+      abortGrace: ABORT_GRACE_SECONDS,
+    };
     for (const worker of this.workers.values()) {
-      if (worker.killedAt !== undefined) continue;
-      if (worker.retiredAt !== undefined) {
-        if (now - worker.retiredAt > this.config.gracefulTimeout + RETIRE_MARGIN_SECONDS) {
+      const due = worker.overdue(now, deadlines);
+      if (due === undefined) continue;
+      if (due.action === "kill") {
+        if (due.why === "retired") {
           this.log.warning(`Worker (pid:${worker.pid}) did not exit ${this.config.gracefulTimeout} s after retiring; sending SIGKILL`);
-          worker.killedAt = now;
-          worker.child.kill("SIGKILL");
         }
+        worker.kill(now);
         continue;
       }
-      if (worker.abortedAt !== undefined) {
-        if (now - worker.abortedAt >= ABORT_GRACE_SECONDS) {
-          worker.killedAt = now;
-          worker.child.kill("SIGKILL");
-        }
-        continue;
-      }
-      const booting = worker.state === "booting";
-      const limit = booting ? this.config.bootTimeout || this.config.timeout : this.config.timeout;
-      const since = booting ? worker.spawnedAt : worker.lastHeartbeat;
-      if (limit <= 0 || now - since <= limit) continue;
       this.log.critical(`WORKER TIMEOUT (pid:${worker.pid}): ` +
-        (booting ? `not serving ${limit} s after start` : `no heartbeat for ${limit} s`));
+        (due.why === "boot" ? `not serving ${due.limit} s after start` : `no heartbeat for ${due.limit} s`));
       // It stays counted until it has exited, so its replacement starts then, not now.
-      worker.abortedAt = now;
-      worker.child.kill("SIGABRT");
+      worker.abort(now);
     }
   }
 
@@ -653,48 +657,25 @@ export class Arbiter {
     this.#checkReloadDone();
   }
 
-  /** systemd readiness: READY=1 once the first workers (or a reload's) all serve. */
-  #notify(...fields: string[]): void {
-    this.runtime.notify(fields, (error) => {
-      if (this.#notifyFailed) return;
-      this.#notifyFailed = true;
-      this.log.warning(`Cannot notify systemd (NOTIFY_SOCKET is set): ${messageOf(error)}; is systemd-notify installed?`);
-    });
-  }
-
-  #checkReady(): void {
-    if (this.#ready || this.#reload) return;
-    const serving = [...this.workers.values()].filter((w) => w.state === "serving").length;
-    if (serving < this.numWorkers) return;
-    this.#ready = true;
-    this.#notify("READY=1", `STATUS=Serving with ${serving} workers`);
-  }
-
+  /** Says once a reload is done, and tells systemd when the workers it waits for all serve. */
   #checkReloadDone(): void {
-    const reload = this.#reload;
-    if (!reload) return this.#checkReady();
-    const workers = [...this.workers.values()];
-    if (workers.some((w) => w.generation < reload.generation && w.state !== "retiring")) return;
-    const serving = workers.filter((w) => w.generation === reload.generation && w.state === "serving").length;
-    if (serving < this.numWorkers) return;
-    const ms = Math.round((this.runtime.monotonic() - reload.startedAt) * 1000);
-    // Tests wait for this line.
-    this.log.info(`Reload complete: ${serving} workers of generation ${reload.generation} serving, ${ms} ms after HUP`);
-    this.#reload = undefined;
-    this.#checkReady();
+    const now = this.runtime.monotonic();
+    const done = this.#reloads.complete(this.workers.values(), this.numWorkers, now);
+    if (done) {
+      // Tests wait for this line.
+      this.log.info(`Reload complete: ${done.serving} workers of generation ${done.generation} serving, ${done.ms} ms after HUP`);
+    }
+    const serving = [...this.workers.values()].filter((w) => w.state === "serving").length;
+    this.#readiness.check(serving, this.numWorkers, this.#reloads.underWay !== undefined);
   }
 
   /** Asks a worker to finish its requests and exit. */
   retireWorker(worker: WorkerHandle): void {
-    if (worker.state === "retiring") return;
-    worker.state = "retiring";
-    worker.retiredAt = this.runtime.monotonic();
-    worker.child.kill("SIGTERM");
+    worker.retire(this.runtime.monotonic());
   }
 
   #replace(worker: WorkerHandle, reason: ReplaceReason, detail: string): void {
-    if (worker.replace || worker.state === "retiring") return;
-    worker.replace = reason;
+    if (!worker.markForReplacement(reason)) return;
     this.log.info(`Worker (pid:${worker.pid}) ${detail}; starting its replacement`);
   }
 
@@ -721,7 +702,7 @@ export class Arbiter {
       errorLog: config.errorLog,
       accessLog: config.accessLog ?? null,
       accessLogFormat: config.accessLogFormat,
-      http: resolveHttpSettings(this.runtime, config),
+      http: this.#http!,
       ...(this.#loader ? { loader: this.#loader } : {}),
     };
     await callHook(config, "preFork", this.log, this.server, { id, pid: undefined });
@@ -741,7 +722,7 @@ export class Arbiter {
       this.log.error(`Cannot spawn a worker: ${messageOf(error)}; trying again in ${delay.toFixed(2)} s`);
       return undefined;
     }
-    const worker = new WorkerHandle(id, this.#generation, child, this.runtime.monotonic());
+    const worker = new WorkerHandle(id, this.#reloads.generation, child, this.runtime.monotonic());
     this.workers.set(child.pid, worker);
     child.onExit((code, signal) => this.#enqueue({ kind: "exit", pid: child.pid, code, signal }));
     // Tests wait for this line.
@@ -758,7 +739,7 @@ export class Arbiter {
         worker = handle;
         handle.channel = channel;
         channel.onClose(() => {
-          if (handle.channel === channel) handle.channel = undefined;
+          if (handle.channel === channel) handle.disconnected();
         });
         return;
       }
@@ -770,19 +751,15 @@ export class Arbiter {
     const now = this.runtime.monotonic();
     switch (message.type) {
       case "booted":
-        worker.bootedAt = now;
-        worker.lastHeartbeat = now;
+        worker.booted(now);
         this.#unbooted = 0;
-        if (worker.state === "booting") worker.state = "serving";
         if (message.loader) this.#noteLoader(message.loader);
         // Tests wait for this line.
         this.log.info(`Worker (pid:${worker.pid}) is serving, booted in ${Math.round((now - worker.spawnedAt) * 1000)} ms`);
         // A new worker serving may let an old one retire now rather than at the next tick.
         return this.#enqueue({ kind: "wake" });
       case "heartbeat": {
-        worker.lastHeartbeat = now;
-        worker.requests = message.requests;
-        worker.rss = message.rss;
+        worker.beat(now, message.requests, message.rss);
         const limit = this.config.maxWorkerMemory * 1024 * 1024;
         if (limit > 0 && message.rss > limit) {
           this.#replace(worker, "memory", `uses ${Math.round(message.rss / 1048576)} MiB, over --max-worker-memory`);
@@ -790,16 +767,14 @@ export class Arbiter {
         return;
       }
       case "failed":
-        worker.failure = message.message;
-        return;
+        return worker.failed(message.message);
       case "recycle":
         worker.requests = message.requests;
         return this.#replace(worker, "max-requests", `served ${message.requests} requests (--max-requests)`);
       case "stuck":
         return this.#replace(worker, "stuck", message.reason);
       case "draining":
-        worker.state = "retiring";
-        return;
+        return worker.draining();
     }
   }
 

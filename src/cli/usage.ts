@@ -1,4 +1,6 @@
+import { describeSignals } from "../arbiter/signals.ts";
 import { SECTIONS, SETTINGS } from "../config/settings.ts";
+import { EXIT_CODE_MEANINGS } from "../errors.ts";
 
 /** `--help`, generated from the settings table. */
 export function usage(): string {
@@ -23,8 +25,7 @@ export function usage(): string {
     lines.push("");
   }
   lines.push("Other:", "  -h, --help      Show this help and exit.", "  -v, --version   Show the version and exit.", "");
-  lines.push("Signals: TERM stops gracefully; INT and QUIT stop at once; TTIN and TTOU add or remove a worker.");
-  lines.push("Exit codes: 0 ok, 1 internal error, 2 usage or config error, 3 worker failed to boot,");
-  lines.push("            4 app failed to load, 5 cannot listen, 6 missing runtime permission.");
+  lines.push(`Signals: ${describeSignals()}.`);
+  lines.push(`Exit codes: ${Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `${code} ${meaning}`).join(", ")}.`);
   return lines.join("\n");
 }

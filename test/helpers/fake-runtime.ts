@@ -106,6 +106,7 @@ export class FakeRuntime implements Runtime {
   }
   removePath(path: string) {
     this.removed.push(path);
+    this.files.delete(path);
   }
   connectControl(): Promise<Channel> {
     throw new Error("not in the arbiter");

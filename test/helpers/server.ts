@@ -39,6 +39,19 @@ export class Server {
 
   /** Other processes the test learned of (a USR2 arbiter), killed with the rest. */
   readonly extraPids: number[] = [];
+  /** Critical or uncaught lines this test expects (`allow`); any other fails it when it ends. */
+  readonly allowed: RegExp[] = [];
+
+  /** Declares lines the test expects that would otherwise fail it: critical, uncaught, unhandled. */
+  allow(...patterns: RegExp[]): this {
+    this.allowed.push(...patterns);
+    return this;
+  }
+
+  /** Lines that say something went wrong that no test expected. */
+  unexpected(): string[] {
+    return this.lines.filter((line) => ALARMING.test(line) && !this.allowed.some((pattern) => pattern.test(line)));
+  }
 
   constructor(
     runtime: RuntimeName,
@@ -196,9 +209,13 @@ export function killSuite(): Promise<void> {
   return killSet(suiteServers);
 }
 
+/** Lines no test should see unless it asks for them. */
+const ALARMING = /\[CRITICAL\]|Uncaught|Unhandled/;
+
 async function killSet(set: Set<Server>): Promise<void> {
   const servers = [...set];
   set.clear();
+  const unexpected = servers.flatMap((server) => server.unexpected());
   for (const server of servers) {
     const pids = [...server.extraPids, ...server.workerPids()];
     server.child.kill("SIGKILL");
@@ -211,6 +228,7 @@ async function killSet(set: Set<Server>): Promise<void> {
     }
   }
   await Promise.all(servers.map((s) => s.exited().catch(() => {})));
+  if (unexpected.length) throw new Error(`Unexpected lines in a server's log:\n${unexpected.join("\n")}`);
 }
 
 /**

@@ -108,7 +108,41 @@ describe("the arbiter", () => {
     expect(runtime.spawned).toHaveLength(3);
   });
 
-  test("a worker silent for longer than --timeout is killed and replaced", async () => {
+  test("a serving worker whose heartbeats stop for longer than --timeout is aborted, then killed", async () => {
+    const { runtime, arbiter, lines } = await started(["-w", "1", "--timeout", "10"]);
+    const send = runtime.connect(runtime.spawned[0]!);
+    send({ type: "booted" });
+    runtime.now += 9;
+    send({ type: "heartbeat", requests: 1, rss: 1 });
+    await arbiter.tick();
+    runtime.now += 9;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual([]);
+    runtime.now += 2;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGABRT"]);
+    expect(lines.some((l) => l.includes("[CRITICAL] WORKER TIMEOUT (pid:1000): no heartbeat for 10 s"))).toBe(true);
+    runtime.now += 1;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGABRT", "SIGKILL"]);
+  });
+
+  test("after the arbiter itself stalled (SIGSTOP), heartbeats waiting unread do not get every worker killed", async () => {
+    const { runtime, arbiter } = await started(["-w", "1", "--timeout", "5"]);
+    const send = runtime.connect(runtime.spawned[0]!);
+    send({ type: "booted" });
+    await arbiter.tick();
+    // Nothing ran for 60 s: the worker's heartbeats are still in the socket.
+    runtime.now += 60;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual([]);
+    send({ type: "heartbeat", requests: 0, rss: 1 });
+    runtime.now += 1;
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual([]);
+  });
+
+  test("a worker not serving --boot-timeout after it started is killed and replaced", async () => {
     const { runtime, arbiter, lines } = await started(["-w", "2", "--timeout", "10"]);
     const beat = runtime.connect(runtime.spawned[1]!);
     beat({ type: "booted" });
@@ -324,5 +358,29 @@ describe("control folders", () => {
     const spec = JSON.parse(runtime.spawned[0]!.spec.env.UNICORN_WORKER!);
     expect(spec.control).toMatch(/^\/tmp\/unicorn-1-[^/]+\/control\.sock$/);
     expect(spec.arbiterPid).toBe(1);
+  });
+});
+
+describe("a robust loop", () => {
+  test("an unexpected error in the loop stops the workers, removes the pidfile and control folder, and exits 1", async () => {
+    const runtime = new FakeRuntime();
+    const log = new Logger({ level: "debug", sink: () => {}, pid: 1, now: () => new Date(0) });
+    const arbiter = new Arbiter(runtime, resolveConfig(["app.ts", "-w", "2", "-p", "/tmp/u.pid"], {}).config, log);
+    const running = arbiter.run();
+    while (runtime.spawned.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(runtime.files.get("/tmp/u.pid")).toBe("1\n");
+    // The next worker's exit makes the loop throw (a bug anywhere in it would do the same).
+    runtime.monotonic = () => {
+      throw new Error("the clock broke");
+    };
+    for (const worker of runtime.spawned) worker.kill = (signal) => {
+      worker.signals.push(signal);
+      worker.exit(null, signal);
+    };
+    runtime.spawned[0]!.exit(1);
+    expect(await running).toBe(1);
+    expect(runtime.spawned.map((w) => w.signals[0])).toEqual([undefined, "SIGQUIT"]);
+    expect(runtime.removed).toContain("/tmp/unicorn-1-fake");
+    expect(runtime.files.has("/tmp/u.pid")).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { formatAddress, parseBind } from "../../src/config/bind.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
+import { SIGNALS } from "../../src/arbiter/signals.ts";
 import { usage } from "../../src/cli/usage.ts";
 import { SETTINGS } from "../../src/config/settings.ts";
 import { UnicornError } from "../../src/errors.ts";
@@ -98,11 +99,21 @@ describe("resolving the configuration", () => {
   });
 
   test("--help lists every flag of the settings table with its default", () => {
-    const text = usage();
+    const lines = usage().split("\n");
     for (const setting of SETTINGS.filter((s) => s.flags.length > 0)) {
-      for (const flag of setting.flags) expect(text).toContain(flag);
-      expect(text).toContain(`Default: ${setting.defaultText}.`);
+      // The setting's own line: its flags, whole, in order; then its doc; then its default.
+      const at = lines.findIndex((line) => line.trim().startsWith(setting.flags.join(", ")));
+      expect(at, setting.name).toBeGreaterThan(0);
+      for (const flag of setting.flags) expect(lines[at]!.split(/[ ,]+/), setting.name).toContain(flag);
+      expect(lines[at + 1]!.trim()).toBe(setting.doc);
+      expect(lines[at + 2]!.trim()).toBe(`Default: ${setting.defaultText}.`);
     }
+  });
+
+  test("--help's signals line comes from the arbiter's signal table", () => {
+    const line = usage().split("\n").find((l) => l.startsWith("Signals: "))!;
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    for (const { signal, effect } of SIGNALS) expect(line).toMatch(new RegExp(`\\b${signal.slice(3)}\\b[^;]*: ${escape(effect)}`));
   });
 });
 

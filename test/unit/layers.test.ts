@@ -53,8 +53,27 @@ describe("the four layers", () => {
     expect(resolveConfig(["a.ts"], {}, file({ env: ["A=1", "B=2"] })).config.env).toEqual(["A=1", "B=2"]);
   });
 
-  test("every flagged setting has an environment variable named after it", () => {
+  test("every flagged setting has an environment variable named after it, and reads it", () => {
     expect(envName(SETTINGS.find((s) => s.name === "maxRequestsJitter")!)).toBe("UNICORN_MAX_REQUESTS_JITTER");
+    const names = new Set<string>();
+    for (const setting of SETTINGS.filter((s) => s.flags.length > 0 && !s.cliOnly)) {
+      const name = envName(setting);
+      expect(name, setting.name).toBe(`UNICORN_${setting.name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`);
+      expect(names.has(name), name).toBe(false);
+      names.add(name);
+      // The variable is read: a value the setting cannot take is refused naming the variable, one it
+      // can take is the resolved value.
+      const text = "not-a-value";
+      let parsed: unknown;
+      try {
+        parsed = setting.parse(text);
+      } catch {
+        expect(() => resolveConfig(["a.ts"], { [name]: text }), name).toThrow(new RegExp(name));
+        continue;
+      }
+      const value = resolveConfig(["a.ts"], { [name]: text }).config[setting.name];
+      expect(value, name).toEqual(setting.repeatable ? [parsed] : parsed);
+    }
   });
 
   test("splitArgs keeps quoted words whole", () => {
