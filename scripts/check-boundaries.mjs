@@ -44,6 +44,31 @@ for (const file of files(path.join(root, "src"))) {
   report(code, SPECIFIERS);
 }
 
+// No import cycle in src/, type-only imports and inline import("...") types included: a cycle hides
+// which module is the lower layer.
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s+(?:type\s+)?(?:[^"';]*?\sfrom\s+)?["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
+const graph = new Map();
+for (const file of files(path.join(root, "src"))) {
+  const code = stripComments(fs.readFileSync(file, "utf8"));
+  const targets = new Set();
+  for (const match of code.matchAll(IMPORT)) targets.add(path.resolve(path.dirname(file), match[1] ?? match[2]));
+  graph.set(file, [...targets].filter((target) => target.startsWith(path.join(root, "src"))));
+}
+const state = new Map();
+const cycles = [];
+function visit(file, trail) {
+  if (state.get(file) === "done") return;
+  if (state.get(file) === "open") {
+    cycles.push([...trail.slice(trail.indexOf(file)), file].map((f) => path.relative(root, f)).join(" -> "));
+    return;
+  }
+  state.set(file, "open");
+  for (const next of graph.get(file) ?? []) visit(next, [...trail, file]);
+  state.set(file, "done");
+}
+for (const file of graph.keys()) visit(file, []);
+for (const cycle of cycles) problems.push(`an import cycle in src/: ${cycle}`);
+
 const BACKEND_FILES = ["main.ts", "mod.ts", "serve.ts", "worker.ts"];
 for (const backend of ["node", "bun", "deno"]) {
   for (const name of BACKEND_FILES) {
@@ -83,4 +108,4 @@ if (problems.length) {
   for (const problem of problems) console.error(`check-boundaries: ${problem}`);
   process.exit(1);
 }
-console.log("check-boundaries: src/ names no runtime; backends, versions and npm/JSR exports agree");
+console.log("check-boundaries: src/ names no runtime and has no import cycle; backends, versions and npm/JSR exports agree");

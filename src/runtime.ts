@@ -6,7 +6,9 @@
 import type { BindAddress } from "./config/bind.ts";
 import type { Env } from "./config/settings.ts";
 import type { HttpSettings, Rejection, WireFields, WireVerdict } from "./http/types.ts";
-import type { Message } from "./protocol.ts";
+import type { Message, ServeListener } from "./messages.ts";
+
+export type { ServeListener } from "./messages.ts";
 
 /** The signals unicorn handles or sends. */
 export type SignalName =
@@ -46,10 +48,6 @@ export interface Capabilities {
   readonly engineNotes?: Readonly<Partial<Record<Engine, string>>>;
 }
 
-/** A listener as a worker receives it. */
-export type ServeListener =
-  | { kind: "fd"; fd: number; address: BindAddress }
-  | { kind: "reuse-port"; host: string; port: number; address: BindAddress };
 
 /** A socket the arbiter bound and holds for its workers. */
 export interface BoundListener {

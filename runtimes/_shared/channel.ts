@@ -4,7 +4,7 @@
  * backends share it.
  */
 import net from "node:net";
-import type { Message } from "../../src/protocol.ts";
+import type { Message } from "../../src/messages.ts";
 import type { Channel, ControlServer } from "../../src/runtime.ts";
 
 function channelOf(socket: net.Socket): Channel {

@@ -16,7 +16,7 @@ import type { HttpSettings } from "../http/types.ts";
 import { Readiness } from "./readiness.ts";
 import { SIGNALS } from "./signals.ts";
 import { Reloads } from "./reload.ts";
-import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
+import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 import { parseAppSpec } from "../worker/app-loader.ts";

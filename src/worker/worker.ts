@@ -10,7 +10,7 @@ import { type HttpSettings, RequestPolicy } from "../http/policy.ts";
 import { AccessLog, compileAccessFormat } from "../http/access-log.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
-import { WORKER_SPEC_ENV, type WorkerSpec } from "../protocol.ts";
+import { WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
 import type { Channel, HttpServer, Runtime } from "../runtime.ts";
 import { type LoadedApp, loadApp, toHandler } from "./app-loader.ts";
 import { buildPipeline } from "./pipeline.ts";

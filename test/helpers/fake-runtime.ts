@@ -1,7 +1,7 @@
 /** An in-memory runtime for the arbiter's unit tests: a hand-moved clock and scripted workers. */
 import type { BindAddress } from "../../src/config/bind.ts";
 import type { Channel, Runtime, SignalName, SpawnSpec, WorkerProcess } from "../../src/runtime.ts";
-import type { Message } from "../../src/protocol.ts";
+import type { Message } from "../../src/messages.ts";
 
 export class FakeWorker implements WorkerProcess {
   readonly pid: number;

@@ -1,7 +1,16 @@
 /**
  * The one worker-to-arbiter protocol, the same on every runtime: JSON messages,
- * one per line, over the control socket.
+ * one per line, over the control socket; and the spec a worker is started with.
  */
+import type { BindAddress } from "./config/bind.ts";
+import type { HttpSettings } from "./http/types.ts";
+import type { LogLevel } from "./log/logger.ts";
+
+/** A listener as a worker receives it. */
+export type ServeListener =
+  | { kind: "fd"; fd: number; address: BindAddress }
+  | { kind: "reuse-port"; host: string; port: number; address: BindAddress };
+
 export type Message =
   /** First message of a worker: which spawn it is. */
   | { type: "hello"; id: number; pid: number }
@@ -33,7 +42,7 @@ export interface WorkerSpec {
   /** The config file, imported by the worker for its hooks (and the app). */
   readonly configFile: string | null;
   readonly cwd: string;
-  readonly listeners: readonly import("./runtime.ts").ServeListener[];
+  readonly listeners: readonly ServeListener[];
   readonly backlog: number;
   readonly timeout: number;
   /** Requests after which the worker asks to be replaced (jitter applied); 0 for never. */
@@ -45,8 +54,8 @@ export interface WorkerSpec {
   readonly accessLog: string | null;
   readonly accessLogFormat: string;
   readonly gracefulTimeout: number;
-  readonly logLevel: import("./log/logger.ts").LogLevel;
-  readonly http: import("./http/policy.ts").HttpSettings;
+  readonly logLevel: LogLevel;
+  readonly http: HttpSettings;
   /** The loader an earlier worker needed for this app (Node: "tsx"), so this one does not try another first. */
   readonly loader?: string;
 }
