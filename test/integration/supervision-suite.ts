@@ -50,7 +50,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
 
   describe(`${runtime}: hung and slow workers`, () => {
     test("a worker whose event loop blocks is aborted after --timeout, killed a second later, and replaced (within --timeout + 3 s: a tick to notice, the grace, a tick to kill)", async () => {
-      const server = start(["app.ts", "-b", "127.0.0.1:0", "-t", "1", "--boot-timeout", "30"]);
+      const server = start(["app.ts", "-b", "127.0.0.1:0", "-t", "1", "--boot-timeout", "30"]).allow(/WORKER TIMEOUT/);
       const url = await server.ready();
       const [victim] = server.workerPids();
       void request(`${url}/block`).catch(() => {});
@@ -64,7 +64,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
 
     test("--boot-timeout kills a worker that is still loading the app", async () => {
-      const server = start(["slow-boot.ts", "-b", "127.0.0.1:0", "--boot-timeout", "1"]);
+      const server = start(["slow-boot.ts", "-b", "127.0.0.1:0", "--boot-timeout", "1"]).allow(/WORKER TIMEOUT/);
       const [, pid] = await server.waitFor(/WORKER TIMEOUT \(pid:(\d+)\): not serving 1 s after start/);
       // The worker runs its SIGABRT handler (its loop is free) and exits 1, or is killed after a grace.
       await server.waitFor(new RegExp(`Worker \\(pid:${pid}\\) (exited with code 1|was sent SIGKILL)`));
