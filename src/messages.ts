@@ -4,7 +4,7 @@
  */
 import type { BindAddress } from "./config/bind.ts";
 import type { HttpSettings } from "./http/types.ts";
-import type { LogLevel } from "./log/logger.ts";
+import type { Config } from "./config/settings.ts";
 
 /** A listener as a worker receives it. */
 export type ServeListener =
@@ -31,8 +31,11 @@ export type Message =
   /** From the arbiter: reopen the log file (USR1). */
   | { type: "reopen-logs" };
 
+/** The settings a worker reads as the table gives them (the rest it gets resolved). */
+type WorkerSettings = Readonly<Pick<Config, "backlog" | "timeout" | "requestTimeout" | "errorLog" | "accessLogFormat" | "gracefulTimeout" | "logLevel">>;
+
 /** What the arbiter passes to a worker, as JSON in `UNICORN_WORKER`. */
-export interface WorkerSpec {
+export interface WorkerSpec extends WorkerSettings {
   readonly id: number;
   /** The arbiter's pid: a worker whose parent is no longer this process exits, whatever state it is in. */
   readonly arbiterPid: number;
@@ -43,18 +46,10 @@ export interface WorkerSpec {
   readonly configFile: string | null;
   readonly cwd: string;
   readonly listeners: readonly ServeListener[];
-  readonly backlog: number;
-  readonly timeout: number;
   /** Requests after which the worker asks to be replaced (jitter applied); 0 for never. */
   readonly maxRequests: number;
-  readonly requestTimeout: number;
-  /** The error log file, or "-" for standard error. */
-  readonly errorLog: string;
   /** The access log file, "-" for standard output, or null for none. */
   readonly accessLog: string | null;
-  readonly accessLogFormat: string;
-  readonly gracefulTimeout: number;
-  readonly logLevel: LogLevel;
   readonly http: HttpSettings;
   /** The loader an earlier worker needed for this app (Node: "tsx"), so this one does not try another first. */
   readonly loader?: string;

@@ -5,7 +5,7 @@
  */
 import type { BindAddress } from "./config/bind.ts";
 import type { Env } from "./config/settings.ts";
-import type { HttpSettings, Rejection, WireFields, WireVerdict } from "./http/types.ts";
+import type { Engine, HttpSettings, Rejection, WireFields, WireVerdict } from "./http/types.ts";
 import type { Message, ServeListener } from "./messages.ts";
 
 export type { ServeListener } from "./messages.ts";
@@ -28,7 +28,7 @@ export type SignalName =
 export type Strategy = "shared" | "reuse-port";
 
 /** Which HTTP server parses requests in a worker: the runtime's own, or node:http. */
-export type Engine = "native" | "node";
+export type { Engine } from "./http/types.ts";
 
 /** What a runtime can do, so the core chooses instead of guessing. */
 export interface Capabilities {

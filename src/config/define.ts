@@ -1,8 +1,9 @@
 import type { Hooks } from "./hooks.ts";
-import type { Config } from "./settings.ts";
+import type { CliOnlyKey, Config, ListKey } from "./settings.ts";
 
-type ListKeys = "bind" | "forwardedAllowIps" | "proxyAllowFrom" | "env" | "reloadExtraFiles";
-type CliOnly = "config" | "printConfig" | "checkConfig";
+// Both from the settings table: a list setting added there is a list here.
+type ListKeys = ListKey;
+type CliOnly = CliOnlyKey;
 
 /** What a config file may hold: any setting by its name (see docs/settings.md), the app, and hooks. */
 export type UserConfig =

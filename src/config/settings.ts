@@ -28,6 +28,13 @@ export const SECTIONS = [
 /** One of {@linkcode SECTIONS}. */
 export type Section = (typeof SECTIONS)[number];
 
+/** `--engine`: which HTTP server a worker serves with; `auto` lets the runtime choose. */
+export const ENGINE_CHOICES = ["auto", "native", "node"] as const;
+/** `--proxy-protocol`. */
+export const PROXY_PROTOCOLS = ["off", "v1", "v2", "auto"] as const;
+/** `--cert-reqs`: whether clients must show a certificate. */
+export const CERT_REQS = ["none", "optional", "required"] as const;
+
 /** The resolved configuration a process runs with. */
 export interface Config extends Hooks {
   /** The application: an `APP` spec, or the app itself when a config file holds it. */
@@ -40,7 +47,7 @@ export interface Config extends Hooks {
   reusePort: boolean | undefined;
   workers: number;
   workerConnections: number;
-  engine: "auto" | "native" | "node";
+  engine: (typeof ENGINE_CHOICES)[number];
   headerTimeout: number;
   bodyTimeout: number;
   maxRequests: number;
@@ -59,12 +66,12 @@ export interface Config extends Hooks {
   limitRequestFieldSize: number;
   limitRequestBody: number;
   forwardedAllowIps: string[];
-  proxyProtocol: "off" | "v1" | "v2" | "auto";
+  proxyProtocol: (typeof PROXY_PROTOCOLS)[number];
   proxyAllowFrom: string[];
   certfile: string | undefined;
   keyfile: string | undefined;
   caCerts: string | undefined;
-  certReqs: "none" | "optional" | "required";
+  certReqs: (typeof CERT_REQS)[number];
   ciphers: string | undefined;
   accessLog: string | undefined;
   accessLogFormat: string;
@@ -129,6 +136,16 @@ type Options = Omit<Setting, "parse" | "fromFile" | "expected" | "defaultText" |
   active?: boolean;
 };
 
+/** What a flag's text or one environment item parses to: the value, or one item of a list value. */
+type ItemOf<T> = T extends readonly (infer E)[] ? E | T : T;
+
+/** How text and config-file values become a setting's value, typed by the `Config` field it fills. */
+interface Kind<T> {
+  readonly expected: string;
+  parse(text: string): ItemOf<T>;
+  fromFile(value: unknown): T;
+}
+
 function describeValue(value: unknown): string {
   if (typeof value === "string") return `"${value}"`;
   if (typeof value === "function") return "a function";
@@ -141,10 +158,12 @@ function fail(expected: string): never {
   throw new Error(expected);
 }
 
-function define(
-  kind: { expected: string; parse(text: string): unknown; fromFile(value: unknown): unknown },
-  options: Options,
-): Setting {
+/**
+ * One row of the table. The row's kind must produce what its `Config` field holds (a type error
+ * otherwise), and its literal options (`repeatable`, `cliOnly`) stay visible to the types derived
+ * from the table.
+ */
+function define<const O extends Options>(kind: Kind<Config[O["name"]]>, options: O): Setting & O {
   return {
     active: true,
     defaultText: options.default === undefined ? "none" : String(options.default),
@@ -192,20 +211,21 @@ const TEXT = {
   fromFile: (value: unknown) => (typeof value === "string" ? value : fail(TEXT.expected)),
 };
 
-function choice<T extends string>(choices: readonly T[]) {
+function choice<T extends string>(choices: readonly T[]): Kind<T> {
   const expected = `one of ${choices.join(", ")}`;
-  const check = (text: string) => (choices.includes(text.toLowerCase() as T) ? text.toLowerCase() : fail(expected));
-  return { expected, parse: check, fromFile: (value: unknown) => (typeof value === "string" ? check(value) : fail(expected)) };
+  const check = (text: string): T => (choices.includes(text.toLowerCase() as T) ? text.toLowerCase() as T : fail(expected));
+  // (A choice is never a list: its item is itself.)
+  return { expected, parse: check as (text: string) => ItemOf<T>, fromFile: (value: unknown) => (typeof value === "string" ? check(value) : fail(expected)) };
 }
 
 /** A list, given as a repeated flag, a comma-separated environment value, or an array in a file. */
-function list(item: (text: string) => unknown, expected: string) {
+function list<E>(item: (text: string) => E | E[], expected: string): Kind<E[]> {
   return {
     expected: `${expected}, or an array of them`,
     parse: item,
-    fromFile(value: unknown): unknown[] {
+    fromFile(value: unknown): E[] {
       const items = Array.isArray(value) ? value : [value];
-      return items.map((v) => (typeof v === "string" ? item(v) : fail(`${expected}, or an array of them`)));
+      return items.flatMap((v) => (typeof v === "string" ? item(v) : fail(`${expected}, or an array of them`)));
     },
   };
 }
@@ -223,7 +243,8 @@ const HEADER_MAP = {
 const HOOK = {
   expected: "a function",
   parse: () => fail("a function, in a config file"),
-  fromFile: (value: unknown) => (typeof value === "function" ? value : fail(HOOK.expected)),
+  // Any function: its parameters are the hook's, which defineConfig's types check in a typed config.
+  fromFile: (value: unknown): never => (typeof value === "function" ? value as never : fail(HOOK.expected)),
 };
 
 function bindItem(text: string): BindAddress {
@@ -268,7 +289,8 @@ function hook(name: keyof Hooks, doc: string): Setting {
 }
 
 /** The settings, in the order `--help` and the docs list them. */
-export const SETTINGS: readonly Setting[] = [
+// `as const`: each row keeps its literal name and options, which the types below read.
+const ROWS = [
   define(TEXT, {
     name: "config",
     section: "Config file",
@@ -349,7 +371,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: "The most connections one worker holds open; a connection past it is closed at once (node:http engine).",
     default: 1000,
   }),
-  define(choice(["auto", "native", "node"] as const), {
+  define(choice(ENGINE_CHOICES), {
     name: "engine",
     section: "Worker processes",
     flags: ["--engine"],
@@ -505,7 +527,7 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: "$FORWARDED_ALLOW_IPS or 127.0.0.1,::1",
     envDefault: { name: "FORWARDED_ALLOW_IPS", value: ipList },
   }),
-  define(choice(["off", "v1", "v2", "auto"] as const), {
+  define(choice(PROXY_PROTOCOLS), {
     name: "proxyProtocol",
     section: "Proxies",
     flags: ["--proxy-protocol"],
@@ -547,7 +569,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: "CA certificates (PEM) that client certificates are checked against.",
     default: undefined,
   }),
-  define(choice(["none", "optional", "required"] as const), {
+  define(choice(CERT_REQS), {
     name: "certReqs",
     section: "TLS",
     flags: ["--cert-reqs"],
@@ -768,7 +790,16 @@ export const SETTINGS: readonly Setting[] = [
   hook("workerExit", "Worker, as it exits: (worker)."),
   hook("nworkersChanged", "Arbiter, when the number of workers to keep changes: (server, newValue, oldValue)."),
   hook("onExit", "Arbiter, just before it exits: (server)."),
-];
+] as const;
+/** Every setting, in the order `--help` and the docs list them. */
+export const SETTINGS: readonly Setting[] = ROWS;
+
+type Row = (typeof ROWS)[number];
+/** Settings whose value is a list: a repeated flag, a comma-separated variable, an array or a string in a file. */
+export type ListKey = Extract<Row, { readonly repeatable: true }>["name"];
+/** Settings only the command line can give. */
+export type CliOnlyKey = Extract<Row, { readonly cliOnly: true }>["name"];
+
 
 /** The table by name. */
 export const SETTINGS_BY_NAME: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.name, s]));

@@ -2,32 +2,38 @@
  * The plain types the HTTP policy and the engines share: settings, refusals, and what a check of a
  * request head found. Data only, imported by the port (src/runtime.ts) and the policy alike.
  */
+import type { Config } from "../config/settings.ts";
 
-/** The HTTP settings a worker serves with (from the settings table). */
-export interface HttpSettings {
-  /** Which HTTP server serves: the runtime's own, or node:http. */
-  readonly engine: "native" | "node";
-  readonly keepAlive: number;
-  readonly headerTimeout: number;
-  readonly bodyTimeout: number;
-  readonly workerConnections: number;
-  readonly limitRequestLine: number;
-  readonly limitRequestFields: number;
-  readonly limitRequestFieldSize: number;
-  readonly limitRequestBody: number;
-  readonly forwardedAllowIps: readonly string[];
-  readonly secureSchemeHeaders: Readonly<Record<string, string>>;
-  readonly proxyProtocol: "off" | "v1" | "v2" | "auto";
-  readonly proxyAllowFrom: readonly string[];
+/** The settings of the table the HTTP policy and the engines read, as the table types them. */
+type HttpKeys =
+  | "keepAlive"
+  | "headerTimeout"
+  | "bodyTimeout"
+  | "workerConnections"
+  | "limitRequestLine"
+  | "limitRequestFields"
+  | "limitRequestFieldSize"
+  | "limitRequestBody"
+  | "forwardedAllowIps"
+  | "secureSchemeHeaders"
+  | "proxyProtocol"
+  | "proxyAllowFrom";
+
+/** An HTTP engine: the runtime's own server, or node:http (`--engine`, once `auto` is resolved). */
+export type Engine = Exclude<Config["engine"], "auto">;
+
+/** The HTTP settings a worker serves with: the table's, with the engine resolved and the TLS files checked. */
+export type HttpSettings = Readonly<Pick<Config, HttpKeys>> & {
+  readonly engine: Engine;
   readonly tls: TlsFiles | null;
-}
+};
 
 /** TLS material as paths; each engine reads the files itself. */
 export interface TlsFiles {
   readonly certfile: string;
   readonly keyfile: string;
   readonly caCerts: string | null;
-  readonly certReqs: "none" | "optional" | "required";
+  readonly certReqs: Config["certReqs"];
   readonly ciphers: string | null;
 }
 
