@@ -200,12 +200,13 @@ export interface LogFile {
   reopen(): void;
 }
 
-/** The port itself. */
-export interface Runtime {
-  readonly name: "node" | "bun" | "deno";
-  readonly version: string;
+/**
+ * What is the same on every runtime: the process, its files and signals, the control channel, the
+ * source watcher, the service manager. Implemented once, in `runtimes/_shared/host.ts`, through the
+ * node: modules Node, Bun and Deno all provide.
+ */
+export interface Host {
   readonly pid: number;
-  readonly capabilities: Capabilities;
   env(): Env;
   /** Command-line arguments after the script. */
   args(): string[];
@@ -237,23 +238,12 @@ export interface Runtime {
   acceptQueue(): number | undefined;
   /** Seconds since some fixed point, never going backwards. */
   monotonic(): number;
-
-  // Arbiter side.
-  bindShared(address: BindAddress, backlog: number): Promise<BoundListener>;
-  /** Checks a TCP address can be bound, and picks a port for port 0; binds nothing lasting. */
-  probePort(address: BindAddress & { kind: "tcp" }): Promise<number>;
   listenControl(path: string, onChannel: (channel: Channel) => void): Promise<ControlServer>;
-  spawnWorker(spec: SpawnSpec): WorkerProcess;
   makeTempDir(prefix: string): string;
   /** The folders in the temp folder whose names start with `prefix`, as full paths. */
   tempDirs(prefix: string): string[];
   removePath(path: string): void;
-
-  // Worker side.
   connectControl(path: string): Promise<Channel>;
-  serve(handler: EngineHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
-  /** Imports a module by absolute path, TypeScript included. */
-  importModule(path: string, options?: ImportOptions): Promise<ImportedModule>;
   resolvePath(base: string, path: string): string;
   /** The file path a `file:` URL names (percent-decoded, as the runtime converts it). */
   fileFromUrl(url: string): string;
@@ -276,3 +266,22 @@ export interface Runtime {
   /** Opens a log file for appending lines; `reopen` starts on a fresh file after logrotate moved it. */
   openLogFile(path: string): LogFile;
 }
+
+/** What differs: each runtime's `runtimes/<name>/mod.ts` is this and nothing else. */
+export interface Backend {
+  readonly name: "node" | "bun" | "deno";
+  readonly version: string;
+  readonly capabilities: Capabilities;
+
+  // Arbiter side.
+  bindShared(address: BindAddress, backlog: number): Promise<BoundListener>;
+  /** Checks a TCP address can be bound, and picks a port for port 0; binds nothing lasting. */
+  probePort(address: BindAddress & { kind: "tcp" }): Promise<number>;
+  spawnWorker(spec: SpawnSpec): WorkerProcess;
+  serve(handler: EngineHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
+  /** Imports a module by absolute path, TypeScript included. */
+  importModule(path: string, options?: ImportOptions): Promise<ImportedModule>;
+}
+
+/** The port itself: the host, and the backend of the runtime it runs on. */
+export interface Runtime extends Host, Backend {}

@@ -1,18 +1,15 @@
-/** The Bun backend: each worker serves Bun.serve on its own SO_REUSEPORT socket. */
+/** The Bun backend: each worker binds its own SO_REUSEPORT socket and serves it with Bun.serve. */
 import process from "node:process";
-import type { Runtime } from "../../src/runtime.ts";
-import { connectControl, listenControl } from "../_shared/channel.ts";
+import type { Backend, Runtime } from "../../src/runtime.ts";
+import { host } from "../_shared/host.ts";
 import { probePort } from "../_shared/probe.ts";
-import { commonParts, moduleBeside, spawnWorker } from "../_shared/process.ts";
-import { watchSources } from "../_shared/watch.ts";
+import { moduleBeside, spawnWorker } from "../_shared/spawn.ts";
 import { serve } from "./serve.ts";
 
 const WORKER_ENTRY = moduleBeside(import.meta.url, "./worker.mjs", "./worker.ts");
 const Bun = (globalThis as unknown as { Bun: { version: string } }).Bun;
 
-/** The Bun runtime, for `mod.ts` and the worker entry. */
-export const runtime: Runtime = {
-  ...commonParts(),
+const backend: Backend = {
   name: "bun",
   version: Bun.version,
   capabilities: {
@@ -29,9 +26,6 @@ export const runtime: Runtime = {
   },
   bindShared: () => Promise.reject(new Error("a Bun arbiter cannot hand sockets to workers")),
   probePort,
-  listenControl,
-  connectControl,
-  watchSources,
   spawnWorker: (spec) =>
     spawnWorker(
       spec.role === "arbiter"
@@ -44,3 +38,6 @@ export const runtime: Runtime = {
   // Bun takes a path with a query as a fresh module, but a file: URL with a query from its cache.
   importModule: async (path, options) => ({ exports: await import(options?.fresh ? `${path}?v=${Date.now()}` : path) }),
 };
+
+/** The Bun runtime, for `mod.ts` and the worker entry. */
+export const runtime: Runtime = { ...host, ...backend };

@@ -1,10 +1,9 @@
 /** The Node backend: a shared socket bound by the arbiter, served by node:http in each worker. */
 import process from "node:process";
-import type { Runtime } from "../../src/runtime.ts";
-import { connectControl, listenControl } from "../_shared/channel.ts";
+import type { Backend, Runtime } from "../../src/runtime.ts";
+import { host } from "../_shared/host.ts";
 import { probePort } from "../_shared/probe.ts";
-import { commonParts, moduleBeside, spawnWorker } from "../_shared/process.ts";
-import { watchSources } from "../_shared/watch.ts";
+import { moduleBeside, spawnWorker } from "../_shared/spawn.ts";
 import { bindShared } from "./bind.ts";
 import { importModule } from "./loader.ts";
 import { serve } from "./serve.ts";
@@ -12,9 +11,7 @@ import { serve } from "./serve.ts";
 // The bundle beside the arbiter's own (dist/node/), or the source when run from it through a TS loader.
 const WORKER_ENTRY = moduleBeside(import.meta.url, "./worker.mjs", "./worker.ts");
 
-/** The Node runtime, for `bin/unicorn.mjs` and the worker entry. */
-export const runtime: Runtime = {
-  ...commonParts(),
+const backend: Backend = {
   name: "node",
   version: process.versions.node,
   capabilities: {
@@ -27,9 +24,6 @@ export const runtime: Runtime = {
   },
   bindShared,
   probePort,
-  listenControl,
-  connectControl,
-  watchSources,
   spawnWorker: (spec) =>
     spawnWorker(
       spec.role === "arbiter"
@@ -41,3 +35,6 @@ export const runtime: Runtime = {
   serve,
   importModule,
 };
+
+/** The Node runtime, for `bin/unicorn.mjs` and the worker entry. */
+export const runtime: Runtime = { ...host, ...backend };

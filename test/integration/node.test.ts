@@ -1,11 +1,3 @@
-import { httpSuite } from "./http-suite.ts";
-import { corpusSuite } from "./corpus-suite.ts";
-import { configSuite } from "./config-suite.ts";
-import { behaviourSuite } from "./suite.ts";
-import { supervisionSuite } from "./supervision-suite.ts";
+import { runtimeSuites } from "./all.ts";
 
-behaviourSuite("node");
-configSuite("node");
-supervisionSuite("node");
-corpusSuite("node");
-httpSuite("node");
+runtimeSuites("node");

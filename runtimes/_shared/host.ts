@@ -1,0 +1,203 @@
+/**
+ * The host: what the port needs from the process, its files and signals, the control channel and
+ * the source watcher, through node:process, node:fs and node:net, which Node, Bun and Deno all
+ * implement the same way for what unicorn uses.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { Host, LogFile } from "../../src/runtime.ts";
+import { connectControl, listenControl } from "./channel.ts";
+import { watchSources } from "./watch.ts";
+
+/** A log file opened for appending; reopened by path on USR1, as logrotate expects. */
+function openLogFile(target: string): LogFile {
+  let fd = fs.openSync(target, "a");
+  return {
+    write(line) {
+      fs.writeSync(fd, `${line}\n`);
+    },
+    reopen() {
+      const next = fs.openSync(target, "a");
+      fs.closeSync(fd);
+      fd = next;
+    },
+  };
+}
+
+/**
+ * sd_notify through systemd-notify: Node has no unix datagram sockets. Spawned by the arbiter itself,
+ * systemd-notify sends with its parent's pid as the credential, which is the service's main pid.
+ */
+let notifications: Promise<void> = Promise.resolve();
+
+function notify(fields: readonly string[], onError: (error: unknown) => void): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  const extra = fields.includes("RELOADING=1") ? [`MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`] : [];
+  // One at a time, so that systemd hears the states in the order they happened.
+  notifications = notifications.then(() =>
+    new Promise<void>((resolve) => {
+      const child = spawn("systemd-notify", ["--no-block", ...fields, ...extra], { stdio: "ignore" });
+      child.on("error", (error) => (onError(error), resolve()));
+      child.on("exit", () => resolve());
+    })
+  );
+}
+
+/**
+ * The app's output must not take the worker down when its device fails (full disk, closed pipe):
+ * - Node writes to a file through a SyncWriteStream, whose failed write becomes an 'error' event
+ *   no one listens to (an uncaught exception, measured: the worker died); such a stream writes here
+ *   instead, and the line is dropped. A pipe's error is listened to.
+ * - Deno's console throws from the write itself (measured: every request answered 500), so the
+ *   console's methods drop what they cannot write.
+ * - Bun already drops them.
+ */
+function guardOutput(onLost: (error: unknown) => void): void {
+  for (const [stream, fd] of [[process.stdout, 1], [process.stderr, 2]] as const) {
+    stream.on("error", onLost);
+    if (stream.constructor.name !== "SyncWriteStream") continue;
+    (stream as unknown as { _write: (chunk: Uint8Array, encoding: string, done: () => void) => void })._write = (chunk, _encoding, done) => {
+      try {
+        fs.writeSync(fd, chunk);
+      } catch (error) {
+        onLost(error);
+      }
+      done();
+    };
+  }
+  if (!("Deno" in globalThis)) return;
+  const target = console as unknown as Record<string, unknown>;
+  for (const name of Object.keys(target)) {
+    const method = target[name];
+    if (typeof method !== "function") continue;
+    target[name] = function (this: unknown, ...args: unknown[]) {
+      try {
+        return (method as (...a: unknown[]) => unknown).apply(this, args);
+      } catch (error) {
+        onLost(error);
+      }
+    };
+  }
+}
+
+let lastRss = 0;
+
+/** The host, the same on every runtime. */
+export const host: Host = {
+  pid: process.pid,
+  env: () => process.env,
+  // argv is [runtime, script, ...args] on all three runtimes.
+  args: () => process.argv.slice(2),
+  cwd: () => process.cwd(),
+  writeError(line) {
+    // A pipe or file write error (EPIPE, ENOSPC) must never take the process down.
+    fs.writeSync(2, `${line}\n`);
+  },
+  guardOutput,
+  writeOut(text) {
+    fs.writeSync(1, `${text}\n`);
+  },
+  exit: (code) => process.exit(code),
+  onSignal(signal, handler) {
+    process.on(signal, handler);
+  },
+  onUncaught(handler) {
+    process.on("uncaughtException", (error) => handler(error, "exception"));
+    process.on("unhandledRejection", (reason) => handler(reason, "rejection"));
+  },
+  kill(pid, signal) {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  monotonic: () => performance.now() / 1000,
+  makeTempDir: (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix)),
+  tempDirs(prefix) {
+    try {
+      return fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith(prefix)).map((name) => path.join(os.tmpdir(), name));
+    } catch {
+      return [];
+    }
+  },
+  removePath: (target) => fs.rmSync(target, { recursive: true, force: true }),
+  resolvePath: (base, target) => path.resolve(base, target),
+  fileFromUrl: (url) => fileURLToPath(url),
+  fileExists: (target) => fs.existsSync(target),
+  writeTextFile: (target, text) => fs.writeFileSync(target, text),
+  chown: (target, uid, gid) => fs.chownSync(target, uid, gid),
+  // Deno's node:process umask() ignores its argument.
+  setUmask: (mask) => void ("Deno" in globalThis ? (globalThis as unknown as { Deno: { umask(m: number): number } }).Deno.umask(mask) : process.umask(mask)),
+  notify,
+  openLogFile,
+  memoryRss() {
+    // Reads /proc: with every descriptor taken (EMFILE) it throws; the last figure stands in.
+    try {
+      lastRss = process.memoryUsage.rss();
+    } catch {
+      // keep the last one
+    }
+    return lastRss;
+  },
+  acceptQueue() {
+    // The kernel's accept queue of this process's listening sockets: rx_queue of its LISTEN (0A) lines.
+    try {
+      const inodes = new Set<string>();
+      for (const fd of fs.readdirSync("/proc/self/fd")) {
+        try {
+          const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
+          if (link.startsWith("socket:[")) inodes.add(link.slice(8, -1));
+        } catch {
+          // closed meanwhile
+        }
+      }
+      let queued = 0;
+      for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+        const lines = fs.readFileSync(table, "utf8").split("\n");
+        for (let i = 1; i < lines.length; i++) {
+          const fields = lines[i]!.trim().split(/\s+/);
+          if (fields[3] !== "0A" || !inodes.has(fields[9]!)) continue;
+          queued += parseInt(fields[4]!.split(":")[1]!, 16);
+        }
+      }
+      return queued;
+    } catch {
+      return undefined;
+    }
+  },
+  descriptorsExhausted() {
+    try {
+      fs.closeSync(fs.openSync("/dev/null", "r"));
+      return false;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return code === "EMFILE" || code === "ENFILE";
+    }
+  },
+  openFileLimit() {
+    try {
+      const line = fs.readFileSync("/proc/self/limits", "utf8").split("\n").find((l) => l.startsWith("Max open files"));
+      const soft = line?.split(/\s{2,}/)[1];
+      return soft === undefined || soft === "unlimited" ? undefined : Number(soft);
+    } catch {
+      return undefined;
+    }
+  },
+  parentPid: () => process.ppid,
+  readTextFile(target) {
+    try {
+      return fs.readFileSync(target, "utf8");
+    } catch {
+      return undefined;
+    }
+  },
+  listenControl,
+  connectControl,
+  watchSources,
+};
