@@ -794,11 +794,19 @@ const ROWS = [
 /** Every setting, in the order `--help` and the docs list them. */
 export const SETTINGS: readonly Setting[] = ROWS;
 
-type Row = (typeof ROWS)[number];
 /** Settings whose value is a list: a repeated flag, a comma-separated variable, an array or a string in a file. */
-export type ListKey = Extract<Row, { readonly repeatable: true }>["name"];
+export type ListKey = "bind" | "reloadExtraFiles" | "forwardedAllowIps" | "proxyAllowFrom" | "env" | "forwarderHeaders";
 /** Settings only the command line can give. */
-export type CliOnlyKey = Extract<Row, { readonly cliOnly: true }>["name"];
+export type CliOnlyKey = "config" | "printConfig" | "checkConfig";
+
+// The two unions above are spelled out for the published types (JSR wants them explicit); these
+// lines make the build fail when they and the table disagree (a list setting added to one only).
+type Row = (typeof ROWS)[number];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const LIST_KEYS_ARE_THE_TABLES: Same<ListKey, Extract<Row, { readonly repeatable: true }>["name"]> = true;
+const CLI_ONLY_KEYS_ARE_THE_TABLES: Same<CliOnlyKey, Extract<Row, { readonly cliOnly: true }>["name"]> = true;
+void LIST_KEYS_ARE_THE_TABLES;
+void CLI_ONLY_KEYS_ARE_THE_TABLES;
 
 
 /** The table by name. */
