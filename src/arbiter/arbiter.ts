@@ -13,17 +13,19 @@ import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { resolveHttpSettings } from "./http-config.ts";
 import type { HttpSettings } from "../http/types.ts";
+import { makeControlDir } from "./control-dir.ts";
+import { Launcher } from "./launcher.ts";
 import { Readiness } from "./readiness.ts";
 import { SIGNALS } from "./signals.ts";
 import { Reloads } from "./reload.ts";
 import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
-import { parseAppSpec } from "../worker/app-loader.ts";
 import { CrashBackoff } from "./backoff.ts";
 import { openListeners, type OpenListeners } from "./listeners.ts";
 import { writePidfile } from "./pidfile.ts";
 import { resolveWorkerIds, type WorkerIds } from "./privileges.ts";
+import { watchSourceFiles } from "./source-watch.ts";
 import { INHERITANCE_ENV, Upgrade } from "./upgrade.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
 
@@ -38,10 +40,6 @@ const QUICK_STOP_SECONDS = 2;
 const ABORT_GRACE_SECONDS = 1;
 /** How much longer than --graceful-timeout a retiring worker may take before SIGKILL, in seconds. */
 const RETIRE_MARGIN_SECONDS = 5;
-/** Files whose change reloads the workers under --reload (logs, databases and the like do not). */
-const SOURCE_FILE = /\.(m|c)?(j|t)sx?$|\.json$/;
-/** How long the writes to a source file must have stopped before --reload acts, in ms. */
-const SOURCE_SETTLE_MS = 200;
 /** How often the loop runs when nothing wakes it, in ms. */
 const TICK_MS = 1000;
 /**
@@ -49,8 +47,6 @@ const TICK_MS = 1000;
  * the worker, a crash while importing) before the arbiter halts with exit 3 rather than respawn forever.
  */
 export const MAX_UNBOOTED = 5;
-/** Control folders are named `unicorn-PID-XXXXXX` in the temp folder. */
-const CONTROL_DIR_PREFIX = "unicorn-";
 /** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
 const LAST_WORDS_MS = 1000;
 
@@ -98,7 +94,6 @@ export class Arbiter {
   #configFile: string | undefined;
   #removePidfile: (() => void) | undefined;
   #stopWatching: (() => void) | undefined;
-  #sourceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #upgrade: Upgrade;
   #pidfile: string | undefined;
   readonly #readiness: Readiness;
@@ -111,7 +106,7 @@ export class Arbiter {
   #loader: string | undefined;
   #loaderLogged: string | undefined;
   /** The package manager that started this arbiter (npx, npm start) and does not pass signals on. */
-  #launcher: { name: string; pid: number } | undefined;
+  #launcher: Launcher | undefined;
   /** Boot failures already logged: N workers failing alike say it once. */
   readonly #failuresLogged = new Set<string>();
 
@@ -169,9 +164,7 @@ export class Arbiter {
     }
     // Tests read the bound address from this line.
     for (const listener of serve) log.info(`Listening at: ${formatAddress(listener.address, http.tls ? "https" : "http")} (${runtime.pid})`);
-    this.#removeStaleControlDirs();
-    // The pid in the name: a later arbiter can tell the folder of one that died (SIGKILL) and remove it.
-    this.#controlDir = runtime.makeTempDir(`${CONTROL_DIR_PREFIX}${runtime.pid}-`);
+    this.#controlDir = makeControlDir(runtime, log);
     try {
       this.#control = await runtime.listenControl(`${this.#controlDir}/control.sock`, (ch) => this.#adopt(ch));
     } catch (error) {
@@ -183,61 +176,20 @@ export class Arbiter {
     }
     this.#env = this.#workerEnv();
     for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
-    this.#launcher = this.#findLauncher();
-    if (this.config.reload) this.#watch();
+    this.#launcher = new Launcher(runtime, log, this.#upgrade.predecessor !== undefined);
+    if (this.config.reload) {
+      this.#stopWatching = watchSourceFiles(runtime, this.config, log, (file) => this.#enqueue({ kind: "source", file }));
+    }
     await this.#startHook("whenReady");
     await callHook(this.config, "nworkersChanged", log, this.server, this.numWorkers, undefined);
   }
 
-  /**
-   * npm (npx, `npm start`, `npm exec`) runs the bin under `sh -c` and, when sent SIGTERM, exits
-   * without passing it on: the arbiter would go on serving with PPID 1. Started so, the arbiter
-   * treats its parent's exit as TERM. `exec node_modules/.bin/unicorn` avoids the middlemen.
-   */
-  #findLauncher(): { name: string; pid: number } | undefined {
-    const env = this.runtime.env();
-    if (this.#upgrade.predecessor || !(env.npm_lifecycle_event || env.npm_command)) return undefined;
-    const name = env.npm_config_user_agent?.split("/", 1)[0] || "npm";
-    const pid = this.runtime.parentPid();
-    const line = `Started by ${name} (parent pid:${pid}): unicorn stops gracefully when it exits`;
-    // Measured: npm exits on TERM and leaves its child running; bun (bunx, bun run) passes the signal on.
-    if (name === "npm") this.log.info(`${line}, as npm does not pass signals on; in production, exec node_modules/.bin/unicorn`);
-    else this.log.debug(line);
-    return { name, pid };
-  }
-
   /** The launcher is gone (it was sent TERM, or killed): stop as on TERM rather than serve on, orphaned. */
   #checkLauncher(): void {
-    if (!this.#launcher || this.runtime.parentPid() === this.#launcher.pid) return;
-    this.log.info(`The ${this.#launcher.name} process that started unicorn (pid:${this.#launcher.pid}) exited`);
-    this.#launcher = undefined;
+    const gone = this.#launcher?.gone();
+    if (!gone) return;
+    this.log.info(`The ${gone.name} process that started unicorn (pid:${gone.pid}) exited`);
     this.handleTerm();
-  }
-
-  /** Removes the control folders of arbiters that are gone without cleaning up (SIGKILL, a crash). */
-  #removeStaleControlDirs(): void {
-    for (const dir of this.runtime.tempDirs(CONTROL_DIR_PREFIX)) {
-      const pid = Number(/\/unicorn-(\d+)-[^/]*$/.exec(dir)?.[1]);
-      if (!pid || pid === this.runtime.pid || this.runtime.kill(pid, 0)) continue;
-      this.runtime.removePath(dir);
-      this.log.debug(`Removed ${dir}, left by an arbiter (pid:${pid}) that is gone`);
-    }
-  }
-
-  /** `--reload`: watches the app's folder (or the working directory) and the extra files. */
-  #watch(): void {
-    const app = this.config.app;
-    const root = typeof app === "string"
-      ? this.runtime.resolvePath(this.runtime.cwd(), `${parseAppSpec(app).path}/..`)
-      : this.runtime.cwd();
-    const extra = this.config.reloadExtraFiles.map((f) => this.runtime.resolvePath(this.runtime.cwd(), f));
-    this.#stopWatching = this.runtime.watchSources([root], extra, (file) => {
-      if (!extra.includes(file) && !SOURCE_FILE.test(file)) return;
-      // Editors write a file in several steps: reload once the writes have stopped.
-      clearTimeout(this.#sourceTimer);
-      this.#sourceTimer = setTimeout(() => this.#enqueue({ kind: "source", file }), SOURCE_SETTLE_MS);
-    });
-    this.log.info(`Watching ${root}${extra.length ? ` and ${extra.length} more files` : ""} for changes (--reload)`);
   }
 
   async #sourceChanged(file: string): Promise<void> {
@@ -812,6 +764,5 @@ export class Arbiter {
     if (this.#controlDir) this.runtime.removePath(this.#controlDir);
     this.#removePidfile?.();
     this.#stopWatching?.();
-    clearTimeout(this.#sourceTimer);
   }
 }
