@@ -83,6 +83,11 @@ export interface EngineInfo extends ConnInfo {
   readonly connection?: unknown;
   /** The head as it came on the wire and what the policy's check of it found (the node:http engine). */
   readonly wire?: { readonly head: WireHead; readonly fields: WireFields };
+  /**
+   * The HTTP version, where a native engine lets it be known or inferred ("1.0" for a request without
+   * Host on Bun.serve, which refuses HTTP/1.1 without one itself); undefined when hidden.
+   */
+  readonly httpVersion?: string;
 }
 
 /** A request head as the node:http engine parsed it, before any Request is built. */

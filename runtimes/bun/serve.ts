@@ -33,6 +33,8 @@ const Bun = (globalThis as unknown as {
 class BunConnInfo implements EngineInfo {
   readonly server: BunServer;
   readonly #request: Request;
+  /** Set for a request without Host: Bun.serve refuses HTTP/1.1 without one itself, so it is HTTP/1.0. */
+  httpVersion: string | undefined;
   constructor(request: Request, server: BunServer) {
     this.#request = request;
     this.server = server;
@@ -83,6 +85,8 @@ export function serve(
   const bodyTimeout = settings.bodyTimeout === settings.keepAlive ? undefined : Math.min(255, settings.bodyTimeout);
   const serveOptions = listeners.map((listener): BunServeOptions => {
     if (listener.kind !== "reuse-port") throw new Error("Bun.serve cannot serve an inherited socket");
+    // An HTTP/1.0 request without Host reaches the app with a URL built from the listener's address.
+    const origin = `${settings.tls ? "https" : "http"}://${listener.host.includes(":") ? `[${listener.host}]` : listener.host}:${listener.port}`;
     return {
       hostname: listener.host,
       port: listener.port,
@@ -98,8 +102,14 @@ export function serve(
         // Bun's idle timer does not restart as a body arrives: a steady upload was cut at --keep-alive.
         // A request that may carry a body gets --body-timeout instead (0: none), Bun's bound on the whole request.
         if (bodyTimeout !== undefined && request.method !== "GET" && request.method !== "HEAD") server.timeout(request, bodyTimeout);
-        const result = handler(request, new BunConnInfo(request, server));
-        return drain.respond(result);
+        const info = new BunConnInfo(request, server);
+        // Bun gives such a request its target alone as the URL ("/a"), which no URL parser takes.
+        const url = request.url;
+        if (url.charCodeAt(0) === 47) {
+          request = new Request(origin + url, request);
+          info.httpVersion = "1.0";
+        }
+        return drain.respond(handler(request, info));
       },
       error(error) {
         options.onError(error);

@@ -54,7 +54,13 @@ export function serve(
       },
       handler(request, info) {
         const { hostname, port } = info.remoteAddr;
-        const result = handler(request, { remoteAddr: info.remoteAddr, connection: `${hostname}|${port}` });
+        const result = handler(request, {
+          remoteAddr: info.remoteAddr,
+          connection: `${hostname}|${port}`,
+          // Asked only of a request without Host: Deno.serve hides the version and serves HTTP/1.0
+          // and HTTP/1.1 alike without one, so it is taken for HTTP/1.0 rather than refuse a valid request.
+          httpVersion: "1.0",
+        });
         return drain.respond(result);
       },
     });

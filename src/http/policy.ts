@@ -54,6 +54,10 @@ export class BodyLimitError extends Error {
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(?::\d{0,5})?$/;
 const DIGITS = /^\d+$/;
 const ABSOLUTE = /^https?:\/\/[^/?#]/i;
+/** An absolute URL whose authority holds user information (`http://user:pass@host/`). */
+const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
+/** RFC 9110 4.2.4: a sender must not send userinfo in an http(s) URI; a recipient should treat it as an error. */
+const USERINFO_REJECTION: Rejection = { status: 400, reason: "user information (user:password@) in the request target" };
 /** Transfer codings RFC 9110 registers besides chunked: known, framed, and still not decoded here (501). */
 const CODINGS = new Set(["gzip", "deflate", "compress", "x-gzip", "x-compress"]);
 
@@ -87,6 +91,8 @@ export class RequestPolicy {
         if (method !== "OPTIONS") return { rejection: { status: 400, reason: `"*" is a target only for OPTIONS, not ${method}` } };
       } else if (method !== "CONNECT" && !ABSOLUTE.test(target)) {
         return { rejection: { status: 400, reason: "the request target is neither a path nor an absolute URL" } };
+      } else if (USERINFO.test(target)) {
+        return { rejection: USERINFO_REJECTION };
       }
     }
     const fields = this.#scanRaw(head.rawHeaders);
@@ -114,8 +120,12 @@ export class RequestPolicy {
       if (fields === undefined) {
         fields = this.#scanHeaders(request.headers);
         const url = request.url;
+        // Deno.serve keeps an absolute target's user information in the URL (Bun drops it).
+        if (url.includes("@") && USERINFO.test(url)) return refuse(USERINFO_REJECTION, request, info);
+        // The version matters only to a request without Host: the engine may know it is HTTP/1.0.
+        const version = fields.host === null ? info.httpVersion ?? null : null;
         // The target's length without slicing it out: what follows the authority.
-        const rejection = this.#judge(request.method, url.length - url.indexOf("/", url.indexOf("//") + 2), null, fields);
+        const rejection = this.#judge(request.method, url.length - url.indexOf("/", url.indexOf("//") + 2), version, fields);
         if (rejection) return refuse(rejection, request, info);
       }
       if ((fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) &&

@@ -3,7 +3,7 @@
  * request, and nothing smuggled behind one, reaches the app.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DEVIATIONS, INVALID, KEEPS_OPEN, type Target, VALID } from "../corpus/cases.ts";
+import { DEVIATIONS, INVALID, KEEPS_OPEN, type Seen, type Target, VALID } from "../corpus/cases.ts";
 import { sendRaw } from "../helpers/raw.ts";
 import { killSuite, type RuntimeName, Server } from "../helpers/server.ts";
 
@@ -76,6 +76,14 @@ export function corpusSuite(runtime: RuntimeName, engine?: "native"): void {
       test(`valid: ${c.id}`, async () => {
         const result = await sendRaw(ports.get("[]")!, c.raw, 5000, "127.0.0.1", halfClose && c.statuses !== undefined);
         expect(result.text.match(/app:[^\n]*/g) ?? [], result.text).toEqual(c.seen);
+        if (c.sees) {
+          const header = /^x-seen: (.*)$/im.exec(result.text)?.[1];
+          expect(header, result.text).toBeDefined();
+          const seen = JSON.parse(decodeURIComponent(header!.trim())) as Required<Seen>;
+          const { headers, ...rest } = c.sees;
+          expect(seen).toMatchObject(rest);
+          for (const [name, value] of Object.entries(headers ?? {})) expect(seen.headers[name], name).toBe(value);
+        }
         if (c.statuses === undefined) return;
         expect(result.statuses, result.text).toEqual(c.statuses);
         expect(result.closed, "the connection is closed").toBe(true);

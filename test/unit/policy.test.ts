@@ -43,6 +43,7 @@ describe("the request policy on a wire head", () => {
     ["Content-Length and Transfer-Encoding", { headers: ["Host", "a", "Content-Length", "3", "Transfer-Encoding", "chunked"] }, 400],
     ["chunked not last", { headers: ["Host", "a", "Transfer-Encoding", "chunked, gzip"] }, 400],
     ["an unknown coding", { headers: ["Host", "a", "Transfer-Encoding", "xchunked"] }, 501],
+    ["user information in an absolute-form target", { target: "http://user:pass@example.com/x" }, 400],
     ["a coding unicorn does not decode before chunked", { headers: ["Host", "a", "Transfer-Encoding", "gzip, chunked"] }, 501],
     ["the same, in two fields", { headers: ["Host", "a", "Transfer-Encoding", "gzip", "Transfer-Encoding", "chunked"] }, 501],
     ["chunked in HTTP/1.0", { version: "1.0", headers: ["Transfer-Encoding", "chunked"] }, 400],
@@ -80,6 +81,25 @@ describe("the request policy on a wire head", () => {
 
 describe("the request policy on a native engine's Request", () => {
   const wrapped = (settings: Partial<HttpSettings> = {}) => new RequestPolicy({ ...SETTINGS, ...settings }).wrap(echo, () => {});
+
+  test("a request without Host passes only where the engine knows it is HTTP/1.0", async () => {
+    const handler = wrapped();
+    const hostless = () => new Request("http://127.0.0.1:8000/old");
+    expect((await handler(hostless(), { ...LOCAL, connection: "h1" })).status).toBe(400);
+    expect((await handler(hostless(), { ...LOCAL, connection: "h2", httpVersion: "1.0" })).status).toBe(200);
+    // Known to be HTTP/1.1 (or not known), Host is required.
+    expect((await handler(hostless(), { ...LOCAL, connection: "h3", httpVersion: "1.1" })).status).toBe(400);
+  });
+
+  test("user information in the URL is a 400 (RFC 9110 4.2.4), an @ in the path is not", async () => {
+    const handler = wrapped();
+    // As Deno.serve builds it (a Request built here refuses credentials in its URL).
+    const withCredentials = { method: "GET", url: "http://user:pass@a/x", headers: new Headers({ host: "a" }), body: null } as Request;
+    const credentials = await handler(withCredentials, { ...LOCAL, connection: "u1" });
+    expect(credentials.status).toBe(400);
+    const path = await handler(new Request("http://a/users/@me", { headers: { host: "a" } }), { ...LOCAL, connection: "u2" });
+    expect(path.status).toBe(200);
+  });
 
   test("refuses what the Request shows, and then anything else on that connection", async () => {
     const handler = wrapped();
