@@ -168,10 +168,23 @@ function listen(server: net.Server, listener: ServeListener, backlog: number): P
   });
 }
 
-/** The longest-open connection with no request in flight (sets keep the order connections came in). */
+/**
+ * The longest-open kept-alive connection between requests: it has been answered at least once and has
+ * no answer in progress (sets keep the order connections came in). A connection that has sent nothing
+ * yet is not taken: --header-timeout bounds it.
+ */
 function oldestIdle(sockets: Set<HttpSocket>): HttpSocket | undefined {
-  for (const socket of sockets) if (!socket._httpMessage && !socket.destroyed) return socket;
+  for (const socket of sockets) {
+    if (!socket._httpMessage && socket[LAST]?.writableFinished && !socket.destroyed) return socket;
+  }
   return undefined;
+}
+
+/** A Host for an HTTP/1.0 request that has none: the address it came to (IPv6 bracketed; a unix socket's "localhost"). */
+function hostOf(socket: net.Socket): string {
+  const address = socket.localAddress;
+  if (!address || socket.localPort === undefined) return "localhost";
+  return `${net.isIPv6(address) ? `[${address}]` : address}:${socket.localPort}`;
 }
 
 /** Serves `handler` on each listener with node:http; one server per listener. */
@@ -218,9 +231,7 @@ export async function serveNodeHttp(
     // The bridge builds the URL from Host and the target: an HTTP/1.0 request may lack the one,
     // OPTIONS the other ("*" reaches the app as "/*", as Deno.serve gives it).
     // (req.headers is built lazily, on first read: read it only when the raw fields have no Host.)
-    if (head.version === "1.0" && !hasHost(head.rawHeaders)) {
-      req.headers.host = `${socket.localAddress ?? "localhost"}:${socket.localPort ?? ""}`;
-    }
+    if (head.version === "1.0" && !hasHost(head.rawHeaders)) req.headers.host = hostOf(socket);
     if (req.url === "*") req.url = "/*";
     return true;
   };
@@ -249,8 +260,9 @@ export async function serveNodeHttp(
       if (open >= settings.workerConnections) {
         const idle = oldestIdle(sockets);
         if (!idle) return void socket.destroy();
+        // At once, not after a linger: its descriptor is the one the newcomer takes.
         sockets.delete(idle);
-        closeSoon(idle);
+        idle.destroy();
       }
       open++;
       socket.once("close", () => open--);
@@ -274,28 +286,32 @@ export async function serveNodeHttp(
     });
     server.on("clientError", (error: NodeJS.ErrnoException, socket: HttpSocket) => {
       options.onError(error);
-      if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy();
-      // The bytes after a refused request (its body) are not parsed as anything: the refusal stands alone.
-      if (refused.has(socket)) return void closeSoon(socket);
+      // A TLS failure is no HTTP request: nothing to answer in a session that never started.
+      if (error.code === "ECONNRESET" || !socket.writable || /^ERR_(TLS|SSL)_/.test(error.code ?? "")) {
+        return void socket.destroy();
+      }
+      const last = socket[LAST];
+      const pending = last && !last.writableFinished && !last.destroyed ? last : undefined;
+      // llhttp repeats its error for every later chunk (and a timeout may follow): the first call decided.
+      if (refused.has(socket)) return pending ? undefined : void closeSoon(socket);
       refused.add(socket);
       // Bytes after a request that closes the connection (Connection: close, HTTP/1.0) are not a
       // request: they are neither parsed nor refused. Anything else gets 400 (or 408, 431).
       const status = error.code === "HPE_CLOSED_CONNECTION" ? undefined : statusOfClientError(error);
       if (status !== undefined) options.onRefused({ status, reason: describeClientError(error) }, undefined, clientOf(socket));
       const answer = () => (status === undefined ? closeSoon(socket) : answerAndClose(socket, status));
-      const last = socket[LAST];
-      const pending = last && !last.writableFinished && !last.destroyed ? last : undefined;
       if (!pending) return answer();
       const request = (pending as http.ServerResponse & { req?: http.IncomingMessage }).req;
-      if (status === 408 && request && !request.complete) {
-        // The request in flight is the one whose body stopped coming (--body-timeout): its body
-        // read fails now, the client gets 408 if nothing of an answer went out yet, and it ends.
-        // (Destroying an unfinished request destroys its socket: the 408 goes out first.)
-        const stop = () =>
-          request.destroy(Object.assign(new Error("The request body timed out (--body-timeout)"), { code: "ERR_BODY_TIMEOUT" }));
+      if (status !== undefined && request && !request.complete) {
+        // The fault is in the body of the request in flight (it stopped coming: --body-timeout; or a
+        // malformed chunk): the app's read of it fails now, the client gets the status if nothing of
+        // an answer went out yet, and the connection ends. (Destroying an unfinished request
+        // destroys its socket: the answer goes out first.)
+        const why = status === 408 ? "The request body timed out (--body-timeout)" : `The request body is malformed (${describeClientError(error)})`;
+        const stop = () => request.destroy(Object.assign(new Error(why), { code: status === 408 ? "ERR_BODY_TIMEOUT" : "ERR_BODY_MALFORMED" }));
         pending.on("error", () => {});
         if (pending.headersSent) return stop();
-        answerAndClose(socket, 408);
+        answerAndClose(socket, status);
         socket.once("finish", stop);
         socket.once("close", stop);
         return;

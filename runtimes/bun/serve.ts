@@ -119,23 +119,35 @@ export function serve(
   });
   let servers = serveOptions.map((o) => Bun.serve(o));
   let paused = false;
+  // Every stop, a pause's included: a drain waits until all of them have let their requests finish.
+  const stopping: Promise<void>[] = [];
   return Promise.resolve({
     async drain() {
       await drain.quiet();
-      if (!paused) await Promise.all(servers.map((server) => server.stop(false)));
+      if (!paused) stopping.push(...servers.map((server) => server.stop(false)));
+      await Promise.all(stopping);
     },
     // Out of descriptors, Bun's accept loop retries without pause (a core at 100 %, measured): the
     // listener closes until descriptors are free again, then listens anew on the same port.
     pause() {
       if (paused || drain.draining) return;
       paused = true;
-      for (const server of servers) void server.stop(false);
+      stopping.push(...servers.map((server) => server.stop(false)));
     },
     resume() {
       // Only with room to spare: listening again with one descriptor free would spin again at once.
       if (!paused || drain.draining || !descriptorsToSpare(RESUME_SPARE)) return;
+      const started: BunServer[] = [];
+      try {
+        for (const o of serveOptions) started.push(Bun.serve(o));
+      } catch (error) {
+        // Still short of something (descriptors, the port): stay paused, try again next tick.
+        for (const server of started) stopping.push(server.stop(false));
+        options.onError(error);
+        return;
+      }
+      servers = started;
       paused = false;
-      servers = serveOptions.map((o) => Bun.serve(o));
     },
   });
 }

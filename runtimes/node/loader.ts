@@ -66,15 +66,30 @@ function importWithTsx(url: string): Promise<Record<string, unknown>> {
 }
 
 /**
+ * The location finder's child: parses the module and the modules it imports (relative ones, by their
+ * specifiers) with vm.SourceTextModule, which only parses (nothing links or runs), and lets the
+ * first SyntaxError go uncaught, so that Node prints where it is.
+ */
+const LOCATE = `const vm = require("node:vm"), fs = require("node:fs"), url = require("node:url");
+const seen = new Set();
+function walk(href) {
+  if (seen.has(href) || !href.startsWith("file:")) return;
+  seen.add(href);
+  const module = new vm.SourceTextModule(fs.readFileSync(url.fileURLToPath(href), "utf8"), { identifier: href });
+  for (const spec of module.dependencySpecifiers) if (/^\\.{0,2}\\//.test(spec)) walk(new URL(spec, href).href);
+}
+walk(process.argv[1]);`;
+
+/**
  * Node gives a SyntaxError of an ES module no location when it is caught (it prints one, with the
- * source line and a caret, only for an uncaught one): a child process imports the same module and
- * lets it fail, and the location it prints is put where Node puts it for an uncaught error. Only on
- * this failure path; nothing of the app has run when a module does not parse.
+ * source line and a caret, only for an uncaught one): a child process parses the module graph again,
+ * running none of it, and the location it prints is put where Node puts it for an uncaught error.
+ * Only on this failure path.
  */
 function locateSyntaxError(error: unknown, url: string): unknown {
   if (!(error instanceof SyntaxError) || (error as { code?: string }).code !== undefined) return error;
   if (/^\s+at .*(file:\/\/|\(\/|at \/)/m.test(error.stack ?? "")) return error;
-  const child = spawnSync(process.execPath, [...process.execArgv, "--input-type=module", "-e", "await import(process.argv[1])", url], {
+  const child = spawnSync(process.execPath, ["--experimental-vm-modules", "--no-warnings", "-e", LOCATE, url], {
     encoding: "utf8",
     timeout: 10_000,
     stdio: ["ignore", "ignore", "pipe"],

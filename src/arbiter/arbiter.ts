@@ -47,6 +47,19 @@ const TICK_MS = 1000;
  * the worker, a crash while importing) before the arbiter halts with exit 3 rather than respawn forever.
  */
 export const MAX_UNBOOTED = 5;
+/**
+ * Why a worker's exit code halts the arbiter (with that code) rather than get it respawned: it could
+ * not boot, load the app, read its config or get a permission, none of which a respawn changes.
+ */
+function bootFailure(code: number | null, booted: boolean): string | undefined {
+  if (code === ExitCode.WORKER_BOOT_ERROR) return "a worker failed to boot";
+  if (code === ExitCode.APP_LOAD_ERROR) return "the app failed to load";
+  if (booted) return undefined;
+  if (code === ExitCode.USAGE) return "a worker could not load its configuration";
+  if (code === ExitCode.PERMISSION) return "a worker lacks a runtime permission";
+  return undefined;
+}
+
 /** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
 const LAST_WORDS_MS = 1000;
 
@@ -427,6 +440,9 @@ export class Arbiter {
     if (this.config.workers !== this.numWorkers) await this.setNumWorkers(this.config.workers);
     this.#reloads.begin(this.runtime.monotonic(), { config: previous, configFile: previousFile, numWorkers });
     this.#backoff.reset();
+    // A new generation starts with a clean slate: its failures count, and are said, afresh.
+    this.#unbooted = 0;
+    this.#failuresLogged.clear();
     for (const worker of this.workers.values()) {
       if (worker.state !== "retiring") worker.replace = "reload";
     }
@@ -478,7 +494,8 @@ export class Arbiter {
     if (!worker) return;
     // A worker that failed to boot said why just before exiting: its words may still be on their way
     // (the exit can be seen first), so it stays known until they have come.
-    if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) await this.#lastWords(worker);
+    const failed = bootFailure(code, worker.bootedAt !== undefined);
+    if (failed) await this.#lastWords(worker);
     this.workers.delete(pid);
     const expected = worker.state === "retiring" || this.#stop !== undefined;
     if (signal !== null) {
@@ -492,10 +509,9 @@ export class Arbiter {
       this.log.info(`Worker (pid:${pid}) exited`);
     }
     await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
-    if (code === ExitCode.WORKER_BOOT_ERROR || code === ExitCode.APP_LOAD_ERROR) {
+    if (failed) {
       this.#logFailure(worker);
-      const reason = code === ExitCode.WORKER_BOOT_ERROR ? "a worker failed to boot" : "the app failed to load";
-      return this.#bootFailed(worker, reason, code);
+      return this.#bootFailed(worker, failed, code!);
     }
     if (worker.bootedAt === undefined && !expected && ++this.#unbooted >= MAX_UNBOOTED) {
       const how = signal !== null ? `was sent ${signal}` : `exited with code ${code}`;
@@ -533,6 +549,7 @@ export class Arbiter {
   #abortReload(reason: string, code: number): void {
     const { generation, rollback } = this.#reloads.abort();
     this.log.error(`Reload failed: ${reason} (exit code ${code}); the previous workers keep serving`);
+    this.#unbooted = 0;
     this.config = rollback.config.config;
     this.#http = rollback.config.http;
     this.#configFile = rollback.configFile;

@@ -162,6 +162,27 @@ export function httpSuite(runtime: RuntimeName): void {
       }
     });
 
+    onNodeEngine(
+      `a malformed chunk in the body being read: the client gets 400 at once and the app's read fails${
+        nodeEngine ? "" : " (skipped: Bun.serve parses the body itself)"
+      }`,
+      async () => {
+        const server = start(["--header-timeout", "2", "--body-timeout", "30"]);
+        const url = await server.ready();
+        const client = holdOpen(portOf(url), "POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n");
+        try {
+          const answer = await Promise.race([
+            client.answered,
+            new Promise<string>((resolve) => setTimeout(() => resolve("no answer within 5 s"), 5000)),
+          ]);
+          expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+          await server.waitFor(/fixture: body read failed: The request body is malformed/);
+        } finally {
+          client.socket.destroy();
+        }
+      },
+    );
+
     test("a steady upload that lasts longer than --keep-alive is not cut", async () => {
       const server = start(["--keep-alive", "1", "--header-timeout", "1", "--body-timeout", "30"]);
       const url = await server.ready();

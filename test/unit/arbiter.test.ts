@@ -296,6 +296,19 @@ describe("workers that never boot", () => {
     expect(arbiter.exitCode).toBeUndefined();
   });
 
+  for (const [code, reason] of [[2, "a worker could not load its configuration"], [6, "a worker lacks a runtime permission"]] as const) {
+    test(`a worker exiting ${code} before it booted halts the arbiter with code ${code}, saying why`, async () => {
+      const { runtime, arbiter, lines } = await started(["-w", "1"]);
+      runtime.connect(runtime.spawned[0]!)({ type: "failed", message: `the reason for ${code}` });
+      runtime.spawned[0]!.exit(code);
+      await arbiter.tick();
+      expect(lines.some((l) => l.includes(`the reason for ${code}`))).toBe(true);
+      expect(lines.some((l) => l.includes(`Shutting down: ${reason}`))).toBe(true);
+      await arbiter.tick();
+      expect(arbiter.exitCode).toBe(code);
+    });
+  }
+
   test("workers failing to load alike are reported once, from what they said", async () => {
     const { runtime, arbiter, lines } = await started(["-w", "3"]);
     const failure = 'Cannot import app "app.ts": Unexpected token (/app/app.ts:2:5)';
