@@ -50,9 +50,7 @@ class NodeConnInfo implements EngineInfo {
     return this.incoming.socket;
   }
   get remoteAddr(): RemoteAddr {
-    const socket = this.incoming.socket as HttpSocket;
-    if (socket.proxied) return socket.proxied.source;
-    return peerOf(socket);
+    return clientOf(this.incoming.socket);
   }
   get proxy(): RemoteAddr | undefined {
     const socket = this.incoming.socket as HttpSocket;

@@ -15,6 +15,20 @@ export function moduleBeside(base: string, bundled: string, source: string): str
   return url.protocol === "file:" ? fileURLToPath(url) : url.href;
 }
 
+/**
+ * `spawnWorker` for a runtime whose flags are its `execArgv` (Node, Bun): a worker runs `entry`, a
+ * new arbiter (USR2) this one's command line, both with the flags this process was started with.
+ */
+export function spawnWithExecArgv(entry: string): (spec: SpawnSpec) => WorkerProcess {
+  return (spec) =>
+    spawnWorker(
+      spec.role === "arbiter"
+        ? [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]
+        : [process.execPath, ...process.execArgv, entry],
+      spec,
+    );
+}
+
 /** Starts `command` as a worker, in its own session so a terminal's ^C reaches only the arbiter. */
 export function spawnWorker(command: readonly string[], spec: SpawnSpec): WorkerProcess {
   // --capture-output: the worker's stdout and stderr append to the error log file.

@@ -1,9 +1,8 @@
 /** The Bun backend: each worker binds its own SO_REUSEPORT socket and serves it with Bun.serve. */
-import process from "node:process";
 import type { Backend, Runtime } from "../../src/runtime.ts";
 import { host } from "../_shared/host.ts";
 import { probePort } from "../_shared/probe.ts";
-import { moduleBeside, spawnWorker } from "../_shared/spawn.ts";
+import { moduleBeside, spawnWithExecArgv } from "../_shared/spawn.ts";
 import { serve } from "./serve.ts";
 
 const WORKER_ENTRY = moduleBeside(import.meta.url, "./worker.mjs", "./worker.ts");
@@ -26,14 +25,7 @@ const backend: Backend = {
   },
   bindShared: () => Promise.reject(new Error("a Bun arbiter cannot hand sockets to workers")),
   probePort,
-  spawnWorker: (spec) =>
-    spawnWorker(
-      spec.role === "arbiter"
-        // USR2: a new arbiter, with this one's command line.
-        ? [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]
-        : [process.execPath, ...process.execArgv, WORKER_ENTRY],
-      spec,
-    ),
+  spawnWorker: spawnWithExecArgv(WORKER_ENTRY),
   serve,
   // Bun takes a path with a query as a fresh module, but a file: URL with a query from its cache.
   importModule: async (path, options) => ({ exports: await import(options?.fresh ? `${path}?v=${Date.now()}` : path) }),

@@ -3,7 +3,7 @@ import process from "node:process";
 import type { Backend, Runtime } from "../../src/runtime.ts";
 import { host } from "../_shared/host.ts";
 import { probePort } from "../_shared/probe.ts";
-import { moduleBeside, spawnWorker } from "../_shared/spawn.ts";
+import { moduleBeside, spawnWithExecArgv } from "../_shared/spawn.ts";
 import { bindShared } from "./bind.ts";
 import { importModule } from "./loader.ts";
 import { serve } from "./serve.ts";
@@ -24,14 +24,7 @@ const backend: Backend = {
   },
   bindShared,
   probePort,
-  spawnWorker: (spec) =>
-    spawnWorker(
-      spec.role === "arbiter"
-        // USR2: a new arbiter, with this one's command line.
-        ? [process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)]
-        : [process.execPath, ...process.execArgv, WORKER_ENTRY],
-      spec,
-    ),
+  spawnWorker: spawnWithExecArgv(WORKER_ENTRY),
   serve,
   importModule,
 };

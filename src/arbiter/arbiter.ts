@@ -47,6 +47,9 @@ const TICK_MS = 1000;
  * the worker, a crash while importing) before the arbiter halts with exit 3 rather than respawn forever.
  */
 export const MAX_UNBOOTED = 5;
+/** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
+const LAST_WORDS_MS = 1000;
+
 /**
  * Why a worker's exit code halts the arbiter (with that code) rather than get it respawned: it could
  * not boot, load the app, read its config or get a permission, none of which a respawn changes.
@@ -59,9 +62,6 @@ function bootFailure(code: number | null, booted: boolean): string | undefined {
   if (code === ExitCode.PERMISSION) return "a worker lacks a runtime permission";
   return undefined;
 }
-
-/** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
-const LAST_WORDS_MS = 1000;
 
 type Event =
   | { kind: "wake" }
@@ -282,26 +282,17 @@ export class Arbiter {
 
   /** Stops every worker without the loop: SIGQUIT, then SIGKILL for those still there after the quick-stop time. */
   async #stopAll(): Promise<void> {
+    // (A worker process's kill never throws, and does nothing once it has exited.)
     const exits = [...this.workers.values()].map((worker) => {
       const exited = new Promise<void>((resolve) => worker.child.onExit(() => resolve()));
-      try {
-        worker.stop(false);
-      } catch {
-        // It may be gone already; its exit resolves the wait.
-      }
+      worker.stop(false);
       return exited;
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUICK_STOP_SECONDS * 1000)));
     await Promise.race([Promise.all(exits), late]);
     clearTimeout(timer);
-    for (const worker of this.workers.values()) {
-      try {
-        worker.child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-    }
+    for (const worker of this.workers.values()) worker.child.kill("SIGKILL");
   }
 
   /** One pass of the loop: dispatch signals and exits, then the periodic duties. */

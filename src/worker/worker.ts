@@ -222,6 +222,12 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   });
   channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
   const control = channel;
+  /** Cannot boot: the arbiter says why, once for all the workers that fail alike; then exit with `code`. */
+  const failBoot = async (message: string, code: number): Promise<void> => {
+    control.send({ type: "failed", message });
+    await control.end();
+    await exit(code);
+  };
 
   let app: LoadedApp;
   try {
@@ -230,12 +236,9 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     app = await loadHandler(spec, runtime, hooks);
     await callHookStrict(hooks, "postWorkerInit", worker);
   } catch (error) {
-    // The arbiter says why, once for all the workers that fail alike.
     const known = error instanceof UnicornError;
-    control.send({ type: "failed", message: known ? error.message : `Cannot boot worker: ${stackOf(error)}` });
     if (known && error.cause !== undefined) log.debug(stackOf(error.cause));
-    await control.end();
-    return void (await exit(known ? error.exitCode : ExitCode.WORKER_BOOT_ERROR));
+    return failBoot(known ? error.message : `Cannot boot worker: ${stackOf(error)}`, known ? error.exitCode : ExitCode.WORKER_BOOT_ERROR);
   }
   const policy = new RequestPolicy(capConnections(spec.http, runtime, log));
   let accessLog: AccessLog | undefined;
@@ -277,8 +280,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
       },
     });
   } catch (error) {
-    log.error(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`);
-    return void (await exit(ExitCode.WORKER_BOOT_ERROR));
+    return failBoot(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`, ExitCode.WORKER_BOOT_ERROR);
   }
   control.send({ type: "booted", loader: app.loader });
   const requests = pipeline.requests;

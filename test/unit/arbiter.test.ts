@@ -380,7 +380,10 @@ describe("a robust loop", () => {
     const log = new Logger({ level: "debug", sink: () => {}, pid: 1, now: () => new Date(0) });
     const arbiter = new Arbiter(runtime, resolveConfig(["app.ts", "-w", "2", "-p", "/tmp/u.pid"], {}).config, log);
     const running = arbiter.run();
-    while (runtime.spawned.length < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    for (let i = 0; runtime.spawned.length < 2; i++) {
+      expect(i, "the arbiter spawns its workers").toBeLessThan(1000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect(runtime.files.get("/tmp/u.pid")).toBe("1\n");
     // The next worker's exit makes the loop throw (a bug anywhere in it would do the same).
     runtime.monotonic = () => {
