@@ -14,8 +14,11 @@ export type ServeListener =
 export type Message =
   /** First message of a worker: which spawn it is. */
   | { type: "hello"; id: number; pid: number }
-  /** The app is loaded and the worker is serving; `loader` says what compiled a TypeScript app, where there was a choice. */
-  | { type: "booted"; loader?: { name: string; reason?: string } }
+  /**
+   * The app is loaded and the worker is serving; `loader` says what compiled a TypeScript app, where there
+   * was a choice; `app`, what the app was taken for and the engine serving it.
+   */
+  | { type: "booted"; loader?: { name: string; reason?: string }; app?: { what: string; engine: string } }
   /** The worker cannot boot: why, said once by the arbiter rather than by every worker. Sent before exiting 3 or 4. */
   | { type: "failed"; message: string }
   /** Sent from a timer on the worker's event loop: a blocked loop misses it. */

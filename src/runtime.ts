@@ -88,6 +88,12 @@ export interface EngineInfo extends ConnInfo {
    * Host on Bun.serve, which refuses HTTP/1.1 without one itself); undefined when hidden.
    */
   readonly httpVersion?: string;
+  /**
+   * Makes the engine's own objects show the client and scheme a trusted proxy named (node:http: the
+   * socket's `remoteAddress` and `encrypted`, which Express's `req.ip`, Koa's `ctx.ip`, Fastify's
+   * `request.ip` and Hono's `getConnInfo` read), for the request being served.
+   */
+  expose?(client: RemoteAddr, secure: boolean | undefined): void;
 }
 
 /** A request head as the node:http engine parsed it, before any Request is built. */
@@ -101,11 +107,52 @@ export interface WireHead {
   readonly rawHeaders: readonly string[];
 }
 
-/** A Fetch-API handler: what every app becomes once loaded. */
+/** A Fetch-API handler: what a Fetch app becomes once loaded. */
 export type FetchHandler = (request: Request, info: ConnInfo) => Response | Promise<Response>;
 
 /** What an engine calls for each request: the worker's request pipeline (src/worker/pipeline.ts). */
 export type EngineHandler = (request: Request, info: EngineInfo) => Response | Promise<Response>;
+
+/**
+ * A node:http request as unicorn reads it (`http.IncomingMessage` on every runtime), described by its
+ * shape so that the core imports no runtime module.
+ */
+export interface NodeRequest {
+  method?: string;
+  url?: string;
+  readonly httpVersion: string;
+  readonly rawHeaders: string[];
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly complete: boolean;
+  destroy(error?: Error): unknown;
+}
+
+/** A node:http response as unicorn drives it (`http.ServerResponse`). */
+export interface NodeResponse {
+  statusCode: number;
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+  shouldKeepAlive?: boolean;
+  getHeader(name: string): number | string | string[] | undefined;
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
+  writeHead(status: number, headers?: Record<string, string>): unknown;
+  write(chunk: unknown, ...rest: unknown[]): boolean;
+  end(...args: unknown[]): unknown;
+  destroy(error?: Error): unknown;
+  once(event: "finish" | "close", listener: () => void): unknown;
+}
+
+/** A Node request listener `(req, res)`: what a Node-style app (Express, Koa, Fastify, ...) becomes once loaded. */
+export type NodeListener = (req: NodeRequest, res: NodeResponse) => void;
+
+/** What the node:http engine calls for each request of a Node-style app (src/worker/node-pipeline.ts). */
+export type NodeEngineHandler = (req: NodeRequest, res: NodeResponse, info: EngineInfo) => void;
+
+/** What a worker serves: a Fetch pipeline (every engine), or a Node-style one (the node:http engine only). */
+export type ServedApp =
+  | { readonly interface: "fetch"; readonly handler: EngineHandler }
+  | { readonly interface: "node"; readonly handler: NodeEngineHandler };
 
 /** A running HTTP server inside a worker. */
 export interface HttpServer {
@@ -283,7 +330,8 @@ export interface Backend {
   /** Checks a TCP address can be bound, and picks a port for port 0; binds nothing lasting. */
   probePort(address: BindAddress & { kind: "tcp" }): Promise<number>;
   spawnWorker(spec: SpawnSpec): WorkerProcess;
-  serve(handler: EngineHandler, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
+  /** Serves on the listeners with `settings.engine`; a Node-style app only ever goes to the node engine. */
+  serve(app: ServedApp, listeners: readonly ServeListener[], options: ServeOptions): Promise<HttpServer>;
   /** Imports a module by absolute path, TypeScript included. */
   importModule(path: string, options?: ImportOptions): Promise<ImportedModule>;
 }

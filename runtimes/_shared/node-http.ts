@@ -14,7 +14,7 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import { getRequestListener } from "@hono/node-server";
-import type { EngineHandler, EngineInfo, HttpServer, RemoteAddr, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
+import type { EngineInfo, HttpServer, RemoteAddr, ServedApp, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
 import type { HttpSettings, Rejection, WireFields } from "../../src/http/types.ts";
 import { reasonPhrase } from "../../src/http/policy.ts";
 import { acceptProxyHeader, type ProxiedSocket } from "./proxy-protocol.ts";
@@ -34,6 +34,8 @@ const LAST = Symbol("unicorn.last");
 type HttpSocket = net.Socket & ProxiedSocket & {
   _httpMessage?: http.ServerResponse | null;
   [LAST]?: http.ServerResponse;
+  [SHOWN]?: boolean;
+  [PEER]?: RemoteAddr;
 };
 
 /** The app's second argument: the client address plus Node's own objects, as Hono expects them. */
@@ -56,6 +58,34 @@ class NodeConnInfo implements EngineInfo {
     const socket = this.incoming.socket as HttpSocket;
     return socket.proxied ? peerOf(socket) : undefined;
   }
+  expose(client: RemoteAddr, secure: boolean | undefined): void {
+    show(this.incoming.socket as HttpSocket, client.hostname, secure);
+  }
+}
+
+/** Whether a socket shows a client a proxy header named for the request in progress (`expose`). */
+const SHOWN = Symbol("unicorn.shown");
+/** The connection's own peer, kept before a request first shows another address. */
+const PEER = Symbol("unicorn.peer");
+
+/**
+ * Makes the socket show `address` as its remoteAddress (and `encrypted` when the proxy said https), as
+ * Express's req.ip, Koa's ctx.ip, Fastify's request.ip and Hono's getConnInfo read them. Own properties,
+ * shadowing net.Socket's getters, for one request: the next request on the connection starts afresh.
+ */
+function show(socket: HttpSocket, address: string, secure: boolean | undefined): void {
+  socket[PEER] ??= peerOf(socket);
+  socket[SHOWN] = true;
+  Object.defineProperty(socket, "remoteAddress", { value: address, configurable: true, writable: true });
+  if (secure === true) Object.defineProperty(socket, "encrypted", { value: true, configurable: true, writable: true });
+}
+
+/** Undoes {@linkcode show} at the start of the next request: the connection's own client again. */
+function unshow(socket: HttpSocket): void {
+  socket[SHOWN] = false;
+  delete (socket as { remoteAddress?: string }).remoteAddress;
+  delete (socket as { encrypted?: boolean }).encrypted;
+  if (socket.proxied) showProxied(socket);
 }
 
 /** The client of a connection: the one a PROXY header named, or the peer. */
@@ -69,8 +99,18 @@ function wireHeadOf(req: http.IncomingMessage): WireHead {
 }
 
 function peerOf(socket: net.Socket): RemoteAddr {
+  const { proxied, [PEER]: peer } = socket as HttpSocket;
+  if (proxied) return proxied.peer;
+  if (peer) return peer;
   if (socket.remoteAddress === undefined) return { transport: "unix", hostname: "", port: 0 };
   return { transport: "tcp", hostname: socket.remoteAddress, port: socket.remotePort ?? 0 };
+}
+
+/** A connection a PROXY header came on shows its source as remoteAddress and remotePort, for the app's helpers. */
+function showProxied(socket: HttpSocket): void {
+  const source = socket.proxied!.source;
+  Object.defineProperty(socket, "remoteAddress", { value: source.hostname, configurable: true, writable: true });
+  Object.defineProperty(socket, "remotePort", { value: source.port, configurable: true, writable: true });
 }
 
 function hasHost(raw: readonly string[]): boolean {
@@ -185,13 +225,13 @@ function hostOf(socket: net.Socket): string {
   return `${net.isIPv6(address) ? `[${address}]` : address}:${socket.localPort}`;
 }
 
-/** Serves `handler` on each listener with node:http; one server per listener. */
-export async function serveNodeHttp(
-  handler: EngineHandler,
-  listeners: readonly ServeListener[],
-  options: ServeOptions,
-): Promise<HttpServer> {
-  const settings = options.policy.settings;
+/** The app as node:http serves it: a Fetch app through @hono/node-server's bridge, a Node-style app as it is. */
+function listenerOf(app: ServedApp): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  if (app.interface === "node") {
+    const handler = app.handler;
+    return (req, res) => handler(req as never, res as never, new NodeConnInfo(req, res, (req as WithWire)[WIRE]!));
+  }
+  const handler = app.handler;
   const bridge = getRequestListener(
     (request, env) => {
       const incoming = env.incoming as http.IncomingMessage;
@@ -199,6 +239,21 @@ export async function serveNodeHttp(
     },
     { overrideGlobalObjects: true },
   );
+  return (req, res) => void bridge(req, res);
+}
+
+/** How an engine listens: node:http itself, or (Bun, whose node:http takes no reusePort) node:net handing it connections. */
+export type ListenVia = "http" | "net";
+
+/** Serves `app` on each listener with node:http; one server per listener. */
+export async function serveNodeHttp(
+  app: ServedApp,
+  listeners: readonly ServeListener[],
+  options: ServeOptions,
+  via: ListenVia = "http",
+): Promise<HttpServer> {
+  const settings = options.policy.settings;
+  const dispatch = listenerOf(app);
   const refused = new WeakSet<net.Socket>();
   const refuse = (res: http.ServerResponse, rejection: Rejection, socket: net.Socket, head: WireHead) => {
     refused.add(socket);
@@ -214,6 +269,7 @@ export async function serveNodeHttp(
   const check = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const socket = req.socket as HttpSocket;
     socket[LAST] = res;
+    if (socket[SHOWN]) unshow(socket);
     if (refused.has(socket)) {
       socket.destroy();
       return false;
@@ -236,14 +292,16 @@ export async function serveNodeHttp(
   const sockets = new Set<HttpSocket>();
   // No per-request bookkeeping while serving: the drain reads Node's own socket state instead.
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (check(req, res)) void bridge(req, res);
+    if (check(req, res)) dispatch(req, res);
   };
   const onDrainingRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.shouldKeepAlive = false;
-    if (check(req, res)) void bridge(req, res);
+    if (check(req, res)) dispatch(req, res);
   };
 
   const servers: http.Server[] = [];
+  /** What accepts connections: the http servers, or the net servers in front of them. */
+  const acceptors: net.Server[] = [];
   let open = 0;
   let accepted = 0;
   for (const listener of listeners) {
@@ -275,7 +333,7 @@ export async function serveNodeHttp(
       acceptProxyHeader(server, settings, (socket, error) => {
         options.onRefused({ status: 400, reason: error }, undefined, peerOf(socket));
         answerAndClose(socket, 400);
-      });
+      }, showProxied);
     }
     // Node hands CONNECT to a "connect" listener, or drops the socket without a word.
     server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
@@ -318,7 +376,14 @@ export async function serveNodeHttp(
       pending.once("finish", answer);
       pending.once("close", () => pending.writableFinished || closeSoon(socket));
     });
-    await listen(server, listener, options.backlog);
+    if (via === "net") {
+      const front = net.createServer((socket) => server.emit("connection", socket));
+      await listen(front, listener, options.backlog);
+      acceptors.push(front);
+    } else {
+      await listen(server, listener, options.backlog);
+      acceptors.push(server);
+    }
     servers.push(server);
   }
 
@@ -335,7 +400,7 @@ export async function serveNodeHttp(
       }
       // net.Server#close stops accepting; http.Server#close would also drop idle
       // keep-alive sockets at once, racing clients that are sending on them.
-      const closed = servers.map((server) =>
+      const closed = acceptors.map((server) =>
         new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
       );
       // A socket is closed once it has been idle, and has read nothing, for a whole poll:

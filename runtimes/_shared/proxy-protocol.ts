@@ -8,9 +8,9 @@ import { IpSet } from "../../src/http/ip.ts";
 import { parseProxyHeader } from "../../src/http/proxy-protocol.ts";
 import type { RemoteAddr } from "../../src/runtime.ts";
 
-/** A socket that came through a proxy: the client the PROXY header named. */
+/** A socket that came through a proxy: the client the PROXY header named, and the proxy itself. */
 export interface ProxiedSocket {
-  proxied?: { source: RemoteAddr };
+  proxied?: { source: RemoteAddr; peer: RemoteAddr };
 }
 
 /** How long a peer may take to send its PROXY header, in ms. */
@@ -21,6 +21,7 @@ export function acceptProxyHeader(
   server: net.Server,
   settings: HttpSettings,
   onBad: (socket: net.Socket, reason: string) => void,
+  onProxied: (socket: net.Socket & ProxiedSocket) => void,
 ): void {
   const mode = settings.proxyProtocol as "v1" | "v2" | "auto";
   const allowed = new IpSet(settings.proxyAllowFrom);
@@ -49,7 +50,13 @@ export function acceptProxyHeader(
       socket.pause();
       if (parsed.kind === "error") return onBad(socket, parsed.reason);
       if (parsed.kind === "ok" && parsed.source) {
-        socket.proxied = { source: { transport: "tcp", hostname: parsed.source.hostname, port: parsed.source.port } };
+        socket.proxied = {
+          source: { transport: "tcp", hostname: parsed.source.hostname, port: parsed.source.port },
+          peer: socket.remoteAddress === undefined
+            ? { transport: "unix", hostname: "", port: 0 }
+            : { transport: "tcp", hostname: socket.remoteAddress, port: socket.remotePort ?? 0 },
+        };
+        onProxied(socket);
       }
       const rest = parsed.kind === "ok" ? buffered.subarray(parsed.length) : buffered;
       if (rest.length > 0) socket.unshift(rest);

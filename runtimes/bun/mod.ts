@@ -14,7 +14,7 @@ const backend: Backend = {
   capabilities: {
     sharedListeners: false,
     reusePort: true,
-    engines: { native: "Bun.serve" },
+    engines: { native: "Bun.serve", node: "node:http" },
     acceptSurvivesEmfile: true,
     tls: { ciphers: true, clientCertificates: true },
     defaultEngine: "native",

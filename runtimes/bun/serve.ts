@@ -1,7 +1,9 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
 import fs from "node:fs";
-import type { EngineHandler, EngineInfo, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import { connInfoOf, socketAddress } from "../../src/http/client.ts";
+import type { EngineInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
+import { serveNodeHttp } from "../_shared/node-http.ts";
 
 interface BunServer {
   requestIP(request: Request): { address: string; port: number; family: string } | null;
@@ -31,19 +33,39 @@ const Bun = (globalThis as unknown as {
  * reused a closed one's port within the memory's 10 s (a flaky corpus case under load).
  */
 class BunConnInfo implements EngineInfo {
+  /** The server as Hono's Bun helpers (getConnInfo) see it: its requestIP gives the client unicorn decided. */
   readonly server: BunServer;
   readonly #request: Request;
+  readonly #bun: BunServer;
   /** Set for a request without Host: Bun.serve refuses HTTP/1.1 without one itself, so it is HTTP/1.0. */
   httpVersion: string | undefined;
-  constructor(request: Request, server: BunServer) {
+  constructor(request: Request, bun: BunServer, view: BunServer) {
     this.#request = request;
-    this.server = server;
+    this.#bun = bun;
+    this.server = view;
   }
   get remoteAddr(): EngineInfo["remoteAddr"] {
-    const ip = this.server.requestIP(this.#request);
+    const ip = this.#bun.requestIP(this.#request);
     return { transport: "tcp", hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
+}
 
+/**
+ * Bun's server with `requestIP` answering what unicorn decided (a trusted proxy's client); everything
+ * else is the server's own, called on the server itself (Bun's methods check their receiver).
+ */
+function serverView(bun: BunServer): BunServer {
+  const requestIP = (request: Request) => {
+    const info = connInfoOf(request);
+    return info ? socketAddress(info.remoteAddr) : bun.requestIP(request);
+  };
+  return new Proxy(bun, {
+    get(target, key) {
+      if (key === "requestIP") return requestIP;
+      const value = Reflect.get(target, key, target) as unknown;
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 /** Bun.serve's TLS options from unicorn's (Bun reads the files). */
@@ -76,12 +98,15 @@ function descriptorsToSpare(count: number): boolean {
 }
 
 export function serve(
-  handler: EngineHandler,
+  app: ServedApp,
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {
-  const drain = new NativeDrain();
   const settings = options.policy.settings;
+  // Bun's node:http takes no reusePort: node:net listens and hands it each connection.
+  if (settings.engine === "node" || app.interface === "node") return serveNodeHttp(app, listeners, options, "net");
+  const handler = app.handler;
+  const drain = new NativeDrain();
   const bodyTimeout = settings.bodyTimeout === settings.keepAlive ? undefined : Math.min(255, settings.bodyTimeout);
   const serveOptions = listeners.map((listener): BunServeOptions => {
     if (listener.kind !== "reuse-port") throw new Error("Bun.serve cannot serve an inherited socket");
@@ -102,7 +127,7 @@ export function serve(
         // Bun's idle timer does not restart as a body arrives: a steady upload was cut at --keep-alive.
         // A request that may carry a body gets --body-timeout instead (0: none), Bun's bound on the whole request.
         if (bodyTimeout !== undefined && request.method !== "GET" && request.method !== "HEAD") server.timeout(request, bodyTimeout);
-        const info = new BunConnInfo(request, server);
+        const info = new BunConnInfo(request, server, (views.get(server) ?? views.set(server, serverView(server)).get(server))!);
         // Bun gives such a request its target alone as the URL ("/a"), which no URL parser takes.
         const url = request.url;
         if (url.charCodeAt(0) === 47) {
@@ -117,6 +142,7 @@ export function serve(
       },
     };
   });
+  const views = new Map<BunServer, BunServer>();
   let servers = serveOptions.map((o) => Bun.serve(o));
   let paused = false;
   // Every stop, a pause's included: a drain waits until all of them have let their requests finish.

@@ -3,7 +3,7 @@
  * node:http by default (Node's parser and timeouts: Deno.serve has none) or with
  * Deno.serve under `--engine native` (about 2.5 times less CPU per request).
  */
-import type { ConnInfo, EngineHandler, HttpServer, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import type { ConnInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 import { serveNodeHttp } from "../_shared/node-http.ts";
 
@@ -27,7 +27,7 @@ const Deno = (globalThis as unknown as {
 }).Deno;
 
 export function serve(
-  handler: EngineHandler,
+  app: ServedApp,
   listeners: readonly ServeListener[],
   options: ServeOptions,
 ): Promise<HttpServer> {
@@ -35,7 +35,8 @@ export function serve(
     if (listener.kind !== "reuse-port") throw new Error("a Deno worker cannot serve an inherited socket");
   }
   const settings = options.policy.settings;
-  if (settings.engine === "node") return serveNodeHttp(handler, listeners, options);
+  if (settings.engine === "node" || app.interface === "node") return serveNodeHttp(app, listeners, options);
+  const handler = app.handler;
   const drain = new NativeDrain();
   const tls = settings.tls
     ? { cert: Deno.readTextFileSync(settings.tls.certfile), key: Deno.readTextFileSync(settings.tls.keyfile) }

@@ -59,11 +59,20 @@ function tlsFiles(runtime: Runtime, config: Config): TlsFiles | null {
 /** Resolves `--engine auto` and checks the HTTP settings against what the runtime and engine can do. */
 export function resolveHttpSettings(runtime: Runtime, config: Config): HttpSettings {
   const { engines, defaultEngine } = runtime.capabilities;
-  const engine: Engine = config.engine === "auto" ? defaultEngine : config.engine;
+  // A Node-style app needs node:http: asked for by --interface node, auto picks it.
+  const engine: Engine = config.engine !== "auto"
+    ? config.engine
+    : config.interface === "node" && engines.node !== undefined
+    ? "node"
+    : defaultEngine;
   if (engines[engine] === undefined) {
     throw usageError(`Cannot use "--engine ${engine}" on ${runtime.name}: it has ${
       Object.entries(engines).map(([name, what]) => `${name} (${what})`).join(" and ")
     }`);
+  }
+  if (config.interface === "node" && engine !== "node") {
+    throw usageError(`Cannot serve a Node-style app (--interface node) with ${engines[engine]}: ` +
+      "it serves Fetch handlers; use --engine node (node:http)");
   }
   checkIps("--forwarded-allow-ips", config.forwardedAllowIps);
   checkIps("--proxy-allow-from", config.proxyAllowFrom);
@@ -90,6 +99,8 @@ export function defaultHttpSettings(overrides: Partial<HttpSettings> = {}): Http
 function httpSettingsOf(config: Config, engine: Engine, tls: TlsFiles | null): HttpSettings {
   return {
     engine,
+    engineChosen: config.engine !== "auto",
+    interface: config.interface,
     keepAlive: config.keepAlive,
     headerTimeout: config.headerTimeout,
     bodyTimeout: config.bodyTimeout,

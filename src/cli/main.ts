@@ -10,7 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import type { Runtime } from "../runtime.ts";
 import { VERSION } from "../version.ts";
-import { loadApp, parseAppSpec, toHandler } from "../worker/app-loader.ts";
+import { loadApp, notAnApp, parseAppSpec, toServable } from "../worker/app-loader.ts";
 import { usage } from "./usage.ts";
 
 async function resolve(
@@ -43,10 +43,9 @@ async function checkConfig(runtime: Runtime, resolved: Resolved, log: Logger): P
   // The HTTP settings (engine, TLS files, address ranges) are checked as a start would check them.
   resolveHttpSettings(runtime, resolved.config);
   const app = resolved.config.app;
-  if (typeof app === "string") await loadApp(app, runtime, runtime.cwd());
-  else if (!toHandler(app)) {
-    throw new UnicornError('Cannot load app from the config file: "app" is not a Fetch handler', ExitCode.APP_LOAD_ERROR);
-  }
+  const choice = resolved.config.interface;
+  if (typeof app === "string") await loadApp(app, runtime, runtime.cwd(), { interface: choice });
+  else if (!(await toServable(app, choice))) throw notAnApp('from the config file: "app"', app, choice);
   log.info("Config and app are valid");
   return ExitCode.OK;
 }

@@ -30,6 +30,8 @@ export type Section = (typeof SECTIONS)[number];
 
 /** `--engine`: which HTTP server a worker serves with; `auto` lets the runtime choose. */
 export const ENGINE_CHOICES = ["auto", "native", "node"] as const;
+/** `--interface`: what kind of app `APP` is; `auto` tells by its shape. */
+export const INTERFACE_CHOICES = ["auto", "fetch", "node"] as const;
 /** `--proxy-protocol`. */
 export const PROXY_PROTOCOLS = ["off", "v1", "v2", "auto"] as const;
 /** `--cert-reqs`: whether clients must show a certificate. */
@@ -48,6 +50,7 @@ export interface Config extends Hooks {
   workers: number;
   workerConnections: number;
   engine: (typeof ENGINE_CHOICES)[number];
+  interface: (typeof INTERFACE_CHOICES)[number];
   headerTimeout: number;
   bodyTimeout: number;
   maxRequests: number;
@@ -376,7 +379,18 @@ const ROWS = [
     section: "Worker processes",
     flags: ["--engine"],
     metavar: "ENGINE",
-    doc: "The HTTP server in each worker: native (Bun.serve, Deno.serve), node (node:http) or auto (node on Node and Deno, native on Bun).",
+    doc: "The HTTP server in each worker: native (Bun.serve, Deno.serve), node (node:http) or auto (node on Node and Deno, " +
+      "native on Bun; node for a Node-style app everywhere).",
+    default: "auto",
+  }),
+  define(choice(INTERFACE_CHOICES), {
+    name: "interface",
+    section: "Worker processes",
+    flags: ["--interface"],
+    metavar: "KIND",
+    doc: "What APP is: fetch (a Fetch handler: { fetch(request) } or (request) => Response), node (a Node " +
+      "request listener (req, res), an Express, Koa, Fastify or NestJS app, an http.Server) or auto (told by " +
+      "its shape; the log says which). Node-style apps are served by the node:http engine on every runtime.",
     default: "auto",
   }),
   define(wholeNumber(0), {

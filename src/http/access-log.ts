@@ -5,6 +5,7 @@
  * nothing per request by default.
  */
 import type { EngineHandler, EngineInfo } from "../runtime.ts";
+import { connInfoOf } from "./client.ts";
 
 /** The request side of an access-log line: a Request, or the raw head of one refused before it became one. */
 export interface AccessRequest {
@@ -19,8 +20,12 @@ export interface AccessEntry {
   readonly request: AccessRequest;
   readonly status: number;
   responseHeader(name: string): string | null;
-  /** The client, as `info.remoteAddr` names it. */
+  /** The client unicorn decided (`info.remoteAddr`: the peer, or the client a trusted proxy named). */
   readonly remote: string;
+  /** The connection's peer (the proxy, behind one); the same as `remote` when no proxy named a client. */
+  readonly peer: string;
+  /** Body bytes sent, where the engine counts them; else the Content-Length said is logged. */
+  readonly bytes?: number;
   readonly started: Date;
   /** Time the app took to produce the response, in ms. */
   readonly durationMs: number;
@@ -82,6 +87,7 @@ type Atom = (entry: AccessEntry) => string;
 
 const ATOMS: Record<string, Atom> = {
   h: (e) => e.remote || "-",
+  peer: (e) => e.peer || "-",
   l: () => "-",
   u: (e) => basicUser(e.request),
   t: (e) => formatAccessDate(e.started),
@@ -91,8 +97,8 @@ const ATOMS: Record<string, Atom> = {
   q: (e) => splitTarget(e.request.target)[1],
   H: (e) => e.protocol,
   s: (e) => String(e.status),
-  B: (e) => e.responseHeader("content-length") ?? "0",
-  b: (e) => e.responseHeader("content-length") ?? "-",
+  B: (e) => (e.bytes !== undefined ? String(e.bytes) : e.responseHeader("content-length") ?? "0"),
+  b: (e) => (e.bytes !== undefined ? String(e.bytes) : e.responseHeader("content-length") ?? "-"),
   f: (e) => e.request.header("referer") ?? "-",
   a: (e) => e.request.header("user-agent") ?? "-",
   T: (e) => String(Math.floor(e.durationMs / 1000)),
@@ -137,10 +143,11 @@ export function compileAccessFormat(
 
 function jsonLine(e: AccessEntry): string {
   const [path, query] = splitTarget(e.request.target);
-  const length = e.responseHeader("content-length");
+  const length = e.bytes !== undefined ? String(e.bytes) : e.responseHeader("content-length");
   return JSON.stringify({
     time: e.started.toISOString(),
     remote: e.remote || null,
+    peer: e.peer || null,
     method: e.request.method,
     path,
     query,
@@ -191,7 +198,9 @@ export class AccessLog {
         request: accessRequest(request),
         status: response.status,
         responseHeader: (name) => response.headers.get(name),
-        remote: info.remoteAddr.hostname,
+        // The client the policy decided; a request it refused keeps the peer.
+        remote: (connInfoOf(request) ?? info).remoteAddr.hostname,
+        peer: info.remoteAddr.hostname,
         started,
         durationMs: performance.now() - t0,
         protocol: version ? `HTTP/${version}` : "HTTP/1.1",

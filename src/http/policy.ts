@@ -9,7 +9,8 @@
  * shows. Either way a rejection is answered with `Connection: close` and
  * nothing else on that connection reaches the app.
  */
-import type { EngineHandler, EngineInfo, WireHead } from "../runtime.ts";
+import type { ConnInfo, EngineHandler, EngineInfo, RemoteAddr, WireHead } from "../runtime.ts";
+import { setConnInfo } from "./client.ts";
 import { IpSet, parseIp } from "./ip.ts";
 import type { HttpSettings, Rejection, WireFields, WireVerdict } from "./types.ts";
 
@@ -39,6 +40,26 @@ export function rejectionResponse(rejection: Rejection): Response {
     status: rejection.status,
     // The length said, as the node engine's raw refusals say it (the access log's `b` reads it).
     headers: { "content-type": "text/plain; charset=utf-8", "content-length": String(body.length), connection: "close" },
+  });
+}
+
+/** What a trusted proxy named: the client (undefined when it named none usable) and the scheme (undefined when unsaid). */
+export interface ProxyDecision {
+  readonly client: RemoteAddr | undefined;
+  readonly secure: boolean | undefined;
+}
+
+/**
+ * The info of a request whose client a trusted proxy named. Built on the engine's own info, so what else
+ * it carries (Node's incoming and outgoing, Bun's server, as Hono's helpers read them) stays; only the
+ * addresses change.
+ */
+export function proxiedInfo(info: EngineInfo, client: RemoteAddr): EngineInfo {
+  return Object.create(info, {
+    remoteAddr: { value: client, enumerable: true },
+    proxy: { value: info.remoteAddr, enumerable: true },
+    connection: { value: info.connection },
+    wire: { value: info.wire },
   });
 }
 
@@ -128,13 +149,15 @@ export class RequestPolicy {
         const rejection = this.#judge(request.method, url.length - url.indexOf("/", url.indexOf("//") + 2), version, fields);
         if (rejection) return refuse(rejection, request, info);
       }
-      if ((fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) &&
-        this.#isTrusted(info)) {
+      if (fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) {
         const forwarded = this.#forwarded(request, info, fields);
         if ("status" in forwarded) return refuse(forwarded, request, info);
+        if (forwarded.request !== request) setConnInfo(request, forwarded.info);
         request = forwarded.request;
         info = forwarded.info;
       }
+      // For request.ip, the frameworks' helpers and the access log: the client decided.
+      setConnInfo(request, info);
       if (limit > 0 && fields.transferEncoding !== null && request.body !== null) {
         return this.#bounded(next, request, info, limit, onRefused);
       }
@@ -192,7 +215,7 @@ export class RequestPolicy {
   }
 
   /** Whether a peer may set the proxy headers; remembered per address, since the same few peers repeat. */
-  #isTrusted(info: EngineInfo): boolean {
+  #isTrusted(info: ConnInfo): boolean {
     const { transport, hostname } = info.remoteAddr;
     if (transport === "unix" || this.#trusted.any) return true;
     let trusted = this.#trustCache.get(hostname);
@@ -275,8 +298,14 @@ export class RequestPolicy {
     return undefined;
   }
 
-  /** The scheme and client a trusted proxy reports, or the conflict that makes the request a 400. */
-  #forwarded(request: Request, info: EngineInfo, fields: Fields): Rejection | { request: Request; info: EngineInfo } {
+  /**
+   * What a trusted proxy's headers say of a request: nothing (no such header, or a peer not trusted),
+   * the client and scheme it names, or the conflict that makes the request a 400.
+   */
+  proxied(fields: Fields, info: ConnInfo): ProxyDecision | Rejection | undefined {
+    if ((fields.forwardedFor === null && fields.forwarded === null && fields.scheme === null) || !this.#isTrusted(info)) {
+      return undefined;
+    }
     let secure: boolean | undefined;
     const vote = (value: boolean): boolean => {
       if (secure !== undefined && secure !== value) return false;
@@ -309,23 +338,24 @@ export class RequestPolicy {
     }
     // "unknown", an obfuscated name or garbage: the peer stays the client.
     if (client !== undefined && parseIp(client) === undefined) client = undefined;
+    return { secure, client: client === undefined ? undefined : { transport: "tcp", hostname: client, port: 0 } };
+  }
+
+  /** The request and info a trusted proxy's decision makes of the engine's (a new URL only when the scheme changes). */
+  #forwarded(request: Request, info: EngineInfo, fields: Fields): Rejection | { request: Request; info: EngineInfo } {
+    const decision = this.proxied(fields, info);
+    if (decision === undefined) return { request, info };
+    if ("status" in decision) return decision;
+    const { secure, client } = decision;
     let result = request;
     if (secure !== undefined) {
       const url = request.url;
       const https = url.startsWith("https:");
       if (secure !== https) result = withUrl(request, (secure ? "https" : "http") + url.slice(url.indexOf(":")));
     }
+    info.expose?.(client ?? info.remoteAddr, secure);
     if (client === undefined) return { request: result, info };
-    const hostname = client;
-    // Built on the engine's own info, so what else it carries (Node's incoming and outgoing, Bun's
-    // server, as Hono's helpers read them) stays; only the addresses change.
-    const proxied: EngineInfo = Object.create(info, {
-      remoteAddr: { value: { transport: "tcp", hostname, port: 0 }, enumerable: true },
-      proxy: { value: info.remoteAddr, enumerable: true },
-      connection: { value: info.connection },
-      wire: { value: info.wire },
-    });
-    return { request: result, info: proxied };
+    return { request: result, info: proxiedInfo(info, client) };
   }
 
   #bounded(

@@ -17,7 +17,8 @@ type HttpKeys =
   | "forwardedAllowIps"
   | "secureSchemeHeaders"
   | "proxyProtocol"
-  | "proxyAllowFrom";
+  | "proxyAllowFrom"
+  | "interface";
 
 /** An HTTP engine: the runtime's own server, or node:http (`--engine`, once `auto` is resolved). */
 export type Engine = Exclude<Config["engine"], "auto">;
@@ -25,6 +26,8 @@ export type Engine = Exclude<Config["engine"], "auto">;
 /** The HTTP settings a worker serves with: the table's, with the engine resolved and the TLS files checked. */
 export type HttpSettings = Readonly<Pick<Config, HttpKeys>> & {
   readonly engine: Engine;
+  /** Whether `--engine` named the engine (else `auto` chose it, and a Node-style app may take the node engine instead). */
+  readonly engineChosen: boolean;
   readonly tls: TlsFiles | null;
 };
 

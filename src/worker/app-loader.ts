@@ -1,9 +1,9 @@
 /**
  * Turns `APP` (`path/to/module.ts`, `module.ts:name`, `module.ts:factory()`)
- * into a Fetch handler.
+ * into what a worker serves: a Fetch handler, or a Node request listener.
  */
 import { ExitCode, messageOf, UnicornError } from "../errors.ts";
-import type { FetchHandler, ImportedModule, ImportOptions, Runtime } from "../runtime.ts";
+import type { FetchHandler, ImportedModule, ImportOptions, NodeListener, Runtime } from "../runtime.ts";
 import { describeLoadFailure } from "../load/failure.ts";
 import { importForLoad, moduleExports } from "../load/import.ts";
 
@@ -43,7 +43,7 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/** Returns the handler an export stands for, or undefined when it is not one. */
+/** Returns the Fetch handler an export stands for, or undefined when it is not one. */
 export function toHandler(value: unknown): FetchHandler | undefined {
   if (typeof value === "function") return value as FetchHandler;
   if (value !== null && typeof value === "object" && typeof (value as { fetch?: unknown }).fetch === "function") {
@@ -53,10 +53,110 @@ export function toHandler(value: unknown): FetchHandler | undefined {
   return undefined;
 }
 
-/** An app once loaded: its handler, and the loader that compiled it where the runtime had a choice. */
+/** What kind of app `APP` is (`--interface`). */
+export type AppInterface = "fetch" | "node";
+
+/** An app as a worker serves it: a Fetch handler or a Node request listener, and what it was found to be. */
+export type ServableApp =
+  | { readonly interface: "fetch"; readonly handler: FetchHandler; readonly what: string }
+  | { readonly interface: "node"; readonly listener: NodeListener; readonly what: string };
+
+type Fn = (...args: unknown[]) => unknown;
+const has = (value: unknown, ...names: string[]): boolean =>
+  value !== null && (typeof value === "object" || typeof value === "function") &&
+  names.every((name) => typeof (value as Record<string, unknown>)[name] === "function");
+
+/** The parameter names of a plain function, as its source gives them (`(req, res) => ...` gives req, res). */
+function parameterNames(fn: Fn): string[] {
+  const source = Function.prototype.toString.call(fn);
+  const match = /^(?:async\s*)?(?:function\b[^(]*)?\(([^)]*)\)/.exec(source) ?? /^(?:async\s+)?([\w$]+)\s*=>/.exec(source);
+  if (!match) return [];
+  return match[1]!.split(",").map((part) => part.trim().replace(/[\s=:].*$/s, "")).filter(Boolean);
+}
+
+/** A second parameter with one of these names makes a plain function read as a Node request listener. */
+const RESPONSE_NAMES = /^(res|resp|response|reply|outgoing|serverResponse)$/i;
+
+/**
+ * Tells what kind of app an export is, by its shape, and makes it servable (a Fastify app is made
+ * ready, a NestJS app initialised). `choice` is `--interface`. Undefined when it is no app at all.
+ *
+ * | shape | served as |
+ * | --- | --- |
+ * | has `getHttpAdapter()` (NestJS) | its adapter's instance, initialised |
+ * | has `routing()` and `ready()` (Fastify) | node: `routing(req, res)` once ready |
+ * | has `callback()` and `use()` (Koa) | node: `callback()` |
+ * | has `fetch()` (Hono, Elysia, h3, itty-router, `{ fetch }`) | fetch |
+ * | has `listen()`, `emit()` and `listeners()` (an `http.Server`) | node: its "request" event |
+ * | a function with `handle()` and `use()` (Express, connect) | node |
+ * | another function | by `--interface`; under auto, node if its second parameter is named `res` or `response` |
+ */
+export async function toServable(value: unknown, choice: AppInterface | "auto"): Promise<ServableApp | undefined> {
+  if (has(value, "getHttpAdapter")) {
+    const nest = value as { init?: () => Promise<unknown>; getHttpAdapter(): { getInstance(): unknown } };
+    await nest.init?.();
+    const inner = await toServable(nest.getHttpAdapter().getInstance(), choice === "fetch" ? "auto" : choice);
+    return inner && { ...inner, what: `a NestJS app (through ${inner.what})` };
+  }
+  if (choice !== "fetch") {
+    if (has(value, "routing", "ready")) {
+      const fastify = value as { ready(): Promise<unknown>; routing: NodeListener };
+      await fastify.ready();
+      return { interface: "node", listener: (req, res) => fastify.routing(req, res), what: "a Fastify app" };
+    }
+    if (has(value, "callback", "use") && !has(value, "fetch")) {
+      const koa = value as { callback(): NodeListener };
+      return { interface: "node", listener: koa.callback(), what: "a Koa app" };
+    }
+  }
+  if (has(value, "fetch") && typeof value === "object") {
+    if (choice === "node") return undefined;
+    const app = value as { fetch: FetchHandler };
+    return { interface: "fetch", handler: app.fetch.bind(app), what: "an object with fetch(request)" };
+  }
+  if (choice !== "fetch" && typeof value === "object" && has(value, "listen", "emit", "listeners")) {
+    const server = value as { emit(event: string, ...args: unknown[]): boolean };
+    return { interface: "node", listener: (req, res) => void server.emit("request", req, res), what: "an http.Server" };
+  }
+  if (typeof value !== "function") return undefined;
+  if (has(value, "handle", "use")) {
+    if (choice === "fetch") return undefined;
+    return { interface: "node", listener: value as NodeListener, what: has(value, "set", "engine") ? "an Express app" : "a connect app" };
+  }
+  const params = parameterNames(value as Fn);
+  const looksNode = params.length >= 2 && RESPONSE_NAMES.test(params[1]!);
+  const which = choice === "auto" ? (looksNode ? "node" : "fetch") : choice;
+  const signature = `(${params.join(", ")})`;
+  if (which === "node") {
+    return {
+      interface: "node",
+      listener: value as NodeListener,
+      what: choice === "node" ? `a Node request listener ${signature}` :
+        `a function ${signature}, read as a Node request listener by its parameters (say --interface fetch if it takes a Request)`,
+    };
+  }
+  return {
+    interface: "fetch",
+    handler: value as FetchHandler,
+    what: choice === "fetch" || params.length < 2 ? `a function ${signature} => Response` :
+      `a function ${signature}, read as a Fetch handler (say --interface node if it is a Node request listener (req, res))`,
+  };
+}
+
+/** An app once loaded: what it serves, and the loader that compiled it where the runtime had a choice. */
 export interface LoadedApp {
-  readonly handler: FetchHandler;
+  readonly app: ServableApp;
   readonly loader?: ImportedModule["loader"];
+}
+
+/** The error for an export that is no app of the kind asked for. */
+export function notAnApp(where: string, value: unknown, choice: AppInterface | "auto"): UnicornError {
+  const expected = choice === "node"
+    ? "a Node request listener (req, res), an Express, Koa, Fastify or NestJS app, or an http.Server (--interface node)"
+    : choice === "fetch"
+    ? "an object with a fetch(request) method or a function (request) => Response (--interface fetch)"
+    : "a Fetch handler ({ fetch(request) } or (request) => Response) or a Node-style app (Express, Koa, Fastify, (req, res))";
+  return new UnicornError(`Cannot load app ${where}: it is ${describe(value)}; expected ${expected}`, ExitCode.APP_LOAD_ERROR);
 }
 
 /**
@@ -65,7 +165,12 @@ export interface LoadedApp {
  * An import failure or a wrong shape throws with exit code 4; a factory that
  * throws, with exit code 3 (the worker failed to boot).
  */
-export async function loadApp(text: string, runtime: Runtime, cwd: string, options?: ImportOptions): Promise<LoadedApp> {
+export async function loadApp(
+  text: string,
+  runtime: Runtime,
+  cwd: string,
+  options?: ImportOptions & { readonly interface?: AppInterface | "auto" },
+): Promise<LoadedApp> {
   const spec = parseAppSpec(text);
   const path = runtime.resolvePath(cwd, spec.path);
   if (!runtime.fileExists(path)) {
@@ -98,13 +203,15 @@ export async function loadApp(text: string, runtime: Runtime, cwd: string, optio
         ExitCode.WORKER_BOOT_ERROR, { cause: error });
     }
   }
-  const handler = toHandler(value);
-  if (!handler) {
-    throw new UnicornError(
-      `Cannot load app "${text}": "${spec.name}" is ${describe(value)}; ` +
-        "expected an object with a fetch(request) method or a function (request) => Response",
-      ExitCode.APP_LOAD_ERROR,
-    );
+  const choice = options?.interface ?? "auto";
+  let app: ServableApp | undefined;
+  try {
+    app = await toServable(value, choice);
+  } catch (error) {
+    throw new UnicornError(`Cannot boot app "${text}": getting it ready failed: ${messageOf(error)}`, ExitCode.WORKER_BOOT_ERROR, {
+      cause: error,
+    });
   }
-  return { handler, loader: imported.loader };
+  if (!app) throw notAnApp(`"${text}": "${spec.name}"`, value, choice);
+  return { app, loader: imported.loader };
 }

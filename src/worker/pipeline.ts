@@ -11,6 +11,9 @@
  * | hooks | `preRequest`, `postRequest` |
  * | app | the Fetch handler |
  *
+ * A Node-style app (Express, Koa, Fastify, `(req, res)`) goes through the same stages on node:http's own
+ * request and response: src/worker/node-pipeline.ts.
+ *
  * A refusal is logged one way wherever it is made: a line in the access log (with its status) and,
  * at debug level, `Refused a request from ADDR: STATUS, reason` in the error log. A stage that
  * costs nothing when its setting is off is not there at all. New stages (metrics, a health path,
@@ -23,11 +26,13 @@ import { reasonPhrase, type RequestPolicy } from "../http/policy.ts";
 import { withRequestTimeout } from "../http/request-timeout.ts";
 import type { Rejection } from "../http/types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { EngineHandler, FetchHandler, RemoteAddr, WireHead } from "../runtime.ts";
+import type { FetchHandler, RemoteAddr, ServedApp, WireHead } from "../runtime.ts";
+import type { ServableApp } from "./app-loader.ts";
+import { buildNodePipeline } from "./node-pipeline.ts";
 
 /** What the pipeline is built from. */
 export interface PipelineParts {
-  readonly app: FetchHandler;
+  readonly app: ServableApp;
   readonly hooks: Hooks;
   readonly worker: WorkerInfo;
   readonly log: Logger;
@@ -43,7 +48,7 @@ export interface PipelineParts {
 
 /** A built pipeline: what engines call, and what the worker reads. */
 export interface Pipeline {
-  readonly handler: EngineHandler;
+  readonly served: ServedApp;
   /** A request an engine refused from its raw head (or could not parse): logged as any refusal is. */
   refusedOnWire(rejection: Rejection, head: WireHead | undefined, peer: RemoteAddr): void;
   /** Requests the app has been given so far, for the heartbeat. */
@@ -71,17 +76,26 @@ function rawHeader(head: WireHead | undefined, name: string): string | null {
 
 /** Builds the pipeline in the order the table above gives. */
 export function buildPipeline(parts: PipelineParts): Pipeline {
-  const { log, policy, accessLog } = parts;
-  const hooked = withRequestHooks(parts.app, parts.hooks, parts.worker, log);
-  const timed = withRequestTimeout(hooked, parts.requestTimeout, log);
-  const guarded = guardApp(timed, log, { limit: parts.maxRequests, onLimit: parts.onLimit });
+  const { log, accessLog, app } = parts;
   const refused = (rejection: Rejection, peer: RemoteAddr) =>
     log.debug(`Refused a request from ${peer.hostname || peer.transport}: ${rejection.status}, ${rejection.reason}`);
-  const checked = policy.wrap(guarded.handler, (rejection, _request, info) => refused(rejection, info.remoteAddr));
-  const handler = accessLog ? accessLog.wrap(checked) : checked;
+  let served: ServedApp;
+  let requests: () => number;
+  if (app.interface === "node") {
+    const node = buildNodePipeline({ ...parts, app: app.listener, refused });
+    served = { interface: "node", handler: node.handler };
+    requests = node.requests;
+  } else {
+    const hooked = withRequestHooks(app.handler, parts.hooks, parts.worker, log);
+    const timed = withRequestTimeout(hooked, parts.requestTimeout, log);
+    const guarded = guardApp(timed, log, { limit: parts.maxRequests, onLimit: parts.onLimit });
+    const checked = parts.policy.wrap(guarded.handler, (rejection, _request, info) => refused(rejection, info.remoteAddr));
+    served = { interface: "fetch", handler: accessLog ? accessLog.wrap(checked) : checked };
+    requests = guarded.requests;
+  }
   return {
-    handler,
-    requests: guarded.requests,
+    served,
+    requests,
     refusedOnWire(rejection, head, peer) {
       refused(rejection, peer);
       if (!accessLog) return;
@@ -95,6 +109,7 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
         // The engine answers it as every refusal is answered: the reason phrase and a newline.
         responseHeader: (name) => (name.toLowerCase() === "content-length" ? String(reasonPhrase(rejection.status).length + 1) : null),
         remote: peer.hostname,
+        peer: peer.hostname,
         started: new Date(),
         durationMs: 0,
         protocol: head ? `HTTP/${head.version}` : "-",

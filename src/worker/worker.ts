@@ -12,7 +12,8 @@ import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
 import { WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
 import type { Channel, HttpServer, Runtime } from "../runtime.ts";
-import { type LoadedApp, loadApp, toHandler } from "./app-loader.ts";
+import { installRequestIp } from "../http/client.ts";
+import { type LoadedApp, loadApp, notAnApp, type ServableApp, toServable } from "./app-loader.ts";
 import { buildPipeline } from "./pipeline.ts";
 
 /** How often a worker tells the arbiter it is alive, in ms, for a given `--timeout`. */
@@ -94,12 +95,26 @@ function acceptWatch(runtime: Runtime, server: HttpServer, log: Logger, onStuck:
 }
 
 async function loadHandler(spec: WorkerSpec, runtime: Runtime, hooks: Hooks): Promise<LoadedApp> {
-  if (spec.app !== null) return loadApp(spec.app, runtime, spec.cwd, { loader: spec.loader });
-  const handler = toHandler((hooks as { app?: unknown }).app);
-  if (!handler) {
-    throw new UnicornError('Cannot load app from the config file: "app" is not a Fetch handler', ExitCode.APP_LOAD_ERROR);
+  const choice = spec.http.interface;
+  if (spec.app !== null) return loadApp(spec.app, runtime, spec.cwd, { loader: spec.loader, interface: choice });
+  const value = (hooks as { app?: unknown }).app;
+  const app = await toServable(value, choice);
+  if (!app) throw notAnApp('from the config file: "app"', value, choice);
+  return { app };
+}
+
+/**
+ * The HTTP settings a worker serves its app with: a Node-style app takes the node:http engine when
+ * `--engine auto` chose another (Bun.serve, Deno.serve serve Fetch handlers only).
+ */
+function settingsFor(app: ServableApp, http: HttpSettings, runtime: Runtime): HttpSettings {
+  if (app.interface !== "node" || http.engine === "node") return http;
+  const native = runtime.capabilities.engines[http.engine];
+  if (http.engineChosen || runtime.capabilities.engines.node === undefined) {
+    throw new UnicornError(`Cannot serve ${app.what} with ${native}: it serves Fetch handlers; ` +
+      `use --engine node (node:http), or --interface fetch if the app is a Fetch handler`, ExitCode.USAGE);
   }
-  return { handler };
+  return { ...http, engine: "node" };
 }
 
 /** Runs a worker to its end; the process exits from here. */
@@ -230,17 +245,20 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   };
 
   let app: LoadedApp;
+  let http: HttpSettings;
   try {
     if (spec.configFile) hooks = (await loadConfigFile(runtime, spec.configFile)).values as Hooks;
     await callHookStrict(hooks, "postFork", worker);
     app = await loadHandler(spec, runtime, hooks);
+    http = settingsFor(app.app, spec.http, runtime);
     await callHookStrict(hooks, "postWorkerInit", worker);
   } catch (error) {
     const known = error instanceof UnicornError;
     if (known && error.cause !== undefined) log.debug(stackOf(error.cause));
     return failBoot(known ? error.message : `Cannot boot worker: ${stackOf(error)}`, known ? error.exitCode : ExitCode.WORKER_BOOT_ERROR);
   }
-  const policy = new RequestPolicy(capConnections(spec.http, runtime, log));
+  log.debug(`Serving ${app.app.what} with ${runtime.capabilities.engines[http.engine]}`);
+  const policy = new RequestPolicy(capConnections(http, runtime, log));
   let accessLog: AccessLog | undefined;
   if (spec.accessLog) {
     let write: (line: string) => void;
@@ -256,7 +274,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     });
   }
   const pipeline = buildPipeline({
-    app: app.handler,
+    app: app.app,
     hooks,
     worker,
     log,
@@ -269,7 +287,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   // Loading the app may have taken long: an orphan must not start listening.
   if (orphaned()) return runtime.exit(ExitCode.OK);
   try {
-    server = await runtime.serve(pipeline.handler, spec.listeners, {
+    server = await runtime.serve(pipeline.served, spec.listeners, {
       backlog: spec.backlog,
       policy,
       onRefused: (rejection, head, peer) => pipeline.refusedOnWire(rejection, head, peer),
@@ -282,7 +300,9 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   } catch (error) {
     return failBoot(`Cannot serve ${spec.listeners.map((l) => l.address.text).join(", ")}: ${messageOf(error)}`, ExitCode.WORKER_BOOT_ERROR);
   }
-  control.send({ type: "booted", loader: app.loader });
+  // srvx's and h3 v2's request.ip, on the Request class the engine builds (node:http's bridge has its own).
+  installRequestIp(globalThis.Request.prototype);
+  control.send({ type: "booted", loader: app.loader, app: { what: app.app.what, engine: runtime.capabilities.engines[http.engine] ?? http.engine } });
   const requests = pipeline.requests;
   if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));

@@ -4,13 +4,15 @@ import { accessRequest, AccessLog, compileAccessFormat, escapeValue, formatAcces
 const info = { remoteAddr: { transport: "tcp" as const, hostname: "10.0.0.1", port: 5 } };
 const GUNICORN_DEFAULT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
 
-function entry(headers: Record<string, string> = {}) {
+function entry(headers: Record<string, string> = {}, extra: { peer?: string; bytes?: number } = {}) {
   const response = new Response("hello", { status: 201, headers: { "content-length": "5", "x-out": "o" } });
   return {
     request: accessRequest(new Request("http://example.com/a/b?x=1", { headers })),
     status: response.status,
     responseHeader: (name: string) => response.headers.get(name),
     remote: info.remoteAddr.hostname,
+    peer: extra.peer ?? info.remoteAddr.hostname,
+    ...(extra.bytes !== undefined ? { bytes: extra.bytes } : {}),
     started: new Date(2026, 10, 26, 10, 0, 5),
     durationMs: 1234.5678,
     pid: 42,
@@ -43,6 +45,14 @@ test("a value cannot forge a field or a line", () => {
 test("json renders one parseable object per line", () => {
   const line = compileAccessFormat("json", {})(entry({ "user-agent": 'x" y' }));
   expect(JSON.parse(line)).toMatchObject({ method: "GET", path: "/a/b", query: "x=1", status: 201, bytes: 5, userAgent: 'x" y' });
+});
+
+test("h is the client decided, %(peer)s the connection's peer; b counts the bytes sent where the engine counted them", () => {
+  const render = compileAccessFormat("%(h)s %(peer)s %(b)s %(B)s", {});
+  expect(render(entry({}, { peer: "127.0.0.1" }))).toBe("10.0.0.1 127.0.0.1 5 5");
+  expect(render(entry({}, { peer: "127.0.0.1", bytes: 3 }))).toBe("10.0.0.1 127.0.0.1 3 3");
+  const json = JSON.parse(compileAccessFormat("json", {})(entry({}, { peer: "127.0.0.1", bytes: 0 })));
+  expect(json).toMatchObject({ remote: "10.0.0.1", peer: "127.0.0.1", bytes: 0 });
 });
 
 test("an unknown atom is refused when the format is compiled", () => {

@@ -1,0 +1,224 @@
+/**
+ * What happens to a request of a Node-style app (Express, Koa, Fastify, a `(req, res)` listener): the
+ * same stages, in the same order, as a Fetch app's (src/worker/pipeline.ts), on node:http's own
+ * request and response.
+ *
+ * | stage | what it does |
+ * | --- | --- |
+ * | engine | node:http parses the request and checks its raw head (`RequestPolicy.checkWire`); a refusal never reaches here |
+ * | access log | one line once the response is sent (or the connection lost), with the body bytes written |
+ * | policy | applies a trusted proxy's headers (the socket then shows the client: `req.ip`, `ctx.ip`, `request.ip`), bounds a chunked body |
+ * | guard | counts the request (`--max-requests`); a throw or a rejected promise answers 500 |
+ * | request timeout | `--request-timeout`: 503 when the response has not started in time |
+ * | hooks | `preRequest(worker, req)`, `postRequest(worker, req, res)` once the response is sent |
+ * | app | the listener |
+ */
+import { callHook, type Hooks, type WorkerInfo } from "../config/hooks.ts";
+import { stackOf } from "../errors.ts";
+import type { AccessLog } from "../http/access-log.ts";
+import { BodyLimitError, proxiedInfo, reasonPhrase, type RequestPolicy } from "../http/policy.ts";
+import type { Rejection } from "../http/types.ts";
+import type { Logger } from "../log/logger.ts";
+import type { EngineInfo, NodeEngineHandler, NodeListener, NodeRequest, NodeResponse, RemoteAddr } from "../runtime.ts";
+
+/** What the Node-style pipeline is built from: as a Fetch pipeline's parts, with a listener for the app. */
+export interface NodePipelineParts {
+  readonly app: NodeListener;
+  readonly hooks: Hooks;
+  readonly worker: WorkerInfo;
+  readonly log: Logger;
+  readonly policy: RequestPolicy;
+  readonly accessLog?: AccessLog;
+  readonly requestTimeout: number;
+  readonly maxRequests: number;
+  readonly onLimit: () => void;
+  /** Logs a refusal the way every refusal is logged. */
+  readonly refused: (rejection: Rejection, peer: RemoteAddr) => void;
+}
+
+/** A built Node-style pipeline. */
+export interface NodePipeline {
+  readonly handler: NodeEngineHandler;
+  readonly requests: () => number;
+}
+
+const ERROR_BODY = "Internal Server Error\n";
+
+/** A short plain answer that ends the connection; false when the response has already started. */
+function answer(res: NodeResponse, status: number, body: string, close: boolean): boolean {
+  if (res.headersSent || res.writableEnded) return false;
+  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8", "content-length": String(body.length) };
+  if (close) headers.connection = "close";
+  res.writeHead(status, headers);
+  res.end(body);
+  return true;
+}
+
+/** The UTF-8 length of a string, without encoding it. */
+function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** The bytes a chunk written to a response stands for. */
+function sizeOf(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === "string") {
+    if (encoding === "latin1" || encoding === "binary" || encoding === "ascii") return chunk.length;
+    if (encoding === "hex") return chunk.length >> 1;
+    if (encoding === "base64") return Math.floor((chunk.replace(/=+$/, "").length * 3) / 4);
+    return utf8Length(chunk);
+  }
+  return (chunk as { byteLength?: number } | null)?.byteLength ?? 0;
+}
+
+/** A header of a node:http request, as the access log reads it. */
+function headerOf(req: NodeRequest, name: string): string | null {
+  const value = req.headers[name.toLowerCase()];
+  return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+}
+
+/** Counts the body bytes the app writes to `res`, and writes the access-log line once the response is done. */
+function logWhenDone(accessLog: AccessLog, req: NodeRequest, res: NodeResponse, peer: string, client: () => string): void {
+  const started = new Date();
+  const t0 = performance.now();
+  const method = req.method ?? "-";
+  const target = req.url ?? "-";
+  let bytes = 0;
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: NodeResponse, chunk: unknown, ...rest: unknown[]) {
+    bytes += sizeOf(chunk, rest[0]);
+    return write.call(this, chunk, ...rest);
+  };
+  res.end = function (this: NodeResponse, ...args: unknown[]) {
+    if (args[0] !== undefined && typeof args[0] !== "function") bytes += sizeOf(args[0], args[1]);
+    return end.apply(this, args);
+  };
+  let done = false;
+  const line = () => {
+    if (done) return;
+    done = true;
+    const status = res.statusCode;
+    // HEAD and bodiless statuses send no body, whatever the app wrote.
+    const sent = method === "HEAD" || status === 204 || status === 304 ? 0 : bytes;
+    accessLog.write({
+      request: { method, target, header: (name) => headerOf(req, name) },
+      status,
+      responseHeader: (name) => {
+        const value = res.getHeader(name);
+        return value === undefined ? null : Array.isArray(value) ? value.join(", ") : String(value);
+      },
+      remote: client(),
+      peer,
+      bytes: sent,
+      started,
+      durationMs: performance.now() - t0,
+      protocol: `HTTP/${req.httpVersion}`,
+    });
+  };
+  res.once("finish", line);
+  res.once("close", line);
+}
+
+/**
+ * Bounds a chunked body by --limit-request-body: past the limit the app's read fails, and the client
+ * gets 413 if no answer has started. node:http's parser hands each body chunk to `req.push`.
+ */
+function boundBody(req: NodeRequest, res: NodeResponse, limit: number, onOver: () => void): void {
+  const target = req as NodeRequest & { push(chunk: unknown, encoding?: unknown): boolean };
+  const push = target.push;
+  let seen = 0;
+  target.push = function (this: unknown, chunk: unknown, encoding?: unknown) {
+    if (chunk !== null && seen <= limit) {
+      seen += (chunk as { byteLength?: number }).byteLength ?? 0;
+      if (seen > limit) {
+        onOver();
+        const error = new BodyLimitError(limit);
+        // The answer first: destroying an unfinished request ends its connection.
+        if (answer(res, 413, `${reasonPhrase(413)}\n`, true)) {
+          res.once("finish", () => req.destroy(error));
+          res.once("close", () => req.destroy(error));
+        } else req.destroy(error);
+        return false;
+      }
+    }
+    if (seen > limit) return false;
+    return push.call(this, chunk, encoding);
+  };
+}
+
+/** Builds the Node-style pipeline in the order the table above gives. */
+export function buildNodePipeline(parts: NodePipelineParts): NodePipeline {
+  const { app, hooks, worker, log, policy, accessLog, refused } = parts;
+  const limit = parts.maxRequests || -1;
+  const bodyLimit = policy.settings.limitRequestBody;
+  const timeoutMs = parts.requestTimeout * 1000;
+  const { preRequest, postRequest } = hooks;
+  let requests = 0;
+
+  const fail = (req: NodeRequest, res: NodeResponse, error: unknown) => {
+    log.error(`Error handling request ${req.method} ${(req.url ?? "").split("?")[0]}: ${stackOf(error)}`);
+    if (!answer(res, 500, ERROR_BODY, false)) res.destroy();
+  };
+  const run = (req: NodeRequest, res: NodeResponse) => {
+    try {
+      const result = app(req, res) as unknown;
+      if (result instanceof Promise) result.catch((error: unknown) => fail(req, res, error));
+    } catch (error) {
+      fail(req, res, error);
+    }
+  };
+  const hooked = !preRequest && !postRequest ? run : (req: NodeRequest, res: NodeResponse) => {
+    const call = async () => {
+      if (preRequest) await callHook(hooks, "preRequest", log, worker, req as never);
+      if (postRequest) res.once("finish", () => void callHook(hooks, "postRequest", log, worker, req as never, res as never));
+      run(req, res);
+    };
+    void call();
+  };
+
+  const handler: NodeEngineHandler = (req, res, info) => {
+    let served: EngineInfo = info;
+    if (accessLog) logWhenDone(accessLog, req, res, info.remoteAddr.hostname, () => served.remoteAddr.hostname);
+    const fields = info.wire?.fields;
+    if (fields !== undefined) {
+      if (fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) {
+        const decision = policy.proxied(fields, info);
+        if (decision !== undefined) {
+          if ("status" in decision) {
+            refused(decision, info.remoteAddr);
+            answer(res, decision.status, `${reasonPhrase(decision.status)}\n`, true);
+            return;
+          }
+          info.expose?.(decision.client ?? info.remoteAddr, decision.secure);
+          if (decision.client !== undefined) served = proxiedInfo(info, decision.client);
+        }
+      }
+      if (bodyLimit > 0 && fields.transferEncoding !== null) {
+        boundBody(req, res, bodyLimit, () => refused({ status: 413, reason: "the chunked body is larger than --limit-request-body" }, served.remoteAddr));
+      }
+    }
+    if (++requests === limit) parts.onLimit();
+    if (timeoutMs > 0) {
+      const timer = setTimeout(() => {
+        if (res.headersSent || res.writableEnded) return;
+        log.warning(`Request timed out after ${parts.requestTimeout} s: ${req.method} ${(req.url ?? "").split("?")[0]}`);
+        answer(res, 503, "Service Unavailable\n", true);
+      }, timeoutMs);
+      const clear = () => clearTimeout(timer);
+      res.once("finish", clear);
+      res.once("close", clear);
+    }
+    hooked(req, res);
+  };
+  return { handler, requests: () => requests };
+}
