@@ -6,6 +6,7 @@ import { ExitCode, messageOf, UnicornError } from "../errors.ts";
 import type { FetchHandler, ImportedModule, ImportOptions, NodeListener, Runtime } from "../runtime.ts";
 import { describeLoadFailure } from "../load/failure.ts";
 import { importForLoad, moduleExports } from "../load/import.ts";
+import { requestIpServer } from "../http/client.ts";
 
 /** A parsed `APP`. */
 export interface AppSpec {
@@ -83,19 +84,29 @@ const RESPONSE_NAMES = /^(res|resp|response|reply|outgoing|serverResponse)$/i;
  *
  * | shape | served as |
  * | --- | --- |
+ * | has `fetch()` (Hono, Elysia, h3, itty-router, `{ fetch }`) | fetch |
  * | has `getHttpAdapter()` (NestJS) | its adapter's instance, initialised |
  * | has `routing()` and `ready()` (Fastify) | node: `routing(req, res)` once ready |
  * | has `callback()` and `use()` (Koa) | node: `callback()` |
- * | has `fetch()` (Hono, Elysia, h3, itty-router, `{ fetch }`) | fetch |
  * | has `listen()`, `emit()` and `listeners()` (an `http.Server`) | node: its "request" event |
  * | a function with `handle()` and `use()` (Express, connect) | node |
  * | another function | by `--interface`; under auto, node if its second parameter is named `res` or `response` |
  */
-export async function toServable(value: unknown, choice: AppInterface | "auto"): Promise<ServableApp | undefined> {
-  if (has(value, "getHttpAdapter")) {
+export async function toServable(value: unknown, choice: AppInterface | "auto", depth = 0): Promise<ServableApp | undefined> {
+  // An object that answers every name (itty-router's routers are Proxies) is judged by fetch alone.
+  const answersAll = has(value, "\u0000unicorn-probe");
+  if (has(value, "fetch") && (typeof value === "object" || answersAll)) {
+    if (choice === "node") return undefined;
+    const app = value as { fetch: FetchHandler; server?: unknown; getServer?: unknown };
+    // Elysia reads its own `server` (set by listen(), which unicorn does not call) for server.requestIP().
+    if (!answersAll && has(app, "getServer") && app.server === null) app.server = requestIpServer;
+    return { interface: "fetch", handler: app.fetch.bind(app), what: "an object with fetch(request)" };
+  }
+  if (answersAll) return undefined;
+  if (has(value, "getHttpAdapter") && depth === 0) {
     const nest = value as { init?: () => Promise<unknown>; getHttpAdapter(): { getInstance(): unknown } };
     await nest.init?.();
-    const inner = await toServable(nest.getHttpAdapter().getInstance(), choice === "fetch" ? "auto" : choice);
+    const inner = await toServable(nest.getHttpAdapter().getInstance(), choice === "fetch" ? "auto" : choice, depth + 1);
     return inner && { ...inner, what: `a NestJS app (through ${inner.what})` };
   }
   if (choice !== "fetch") {
@@ -104,15 +115,10 @@ export async function toServable(value: unknown, choice: AppInterface | "auto"):
       await fastify.ready();
       return { interface: "node", listener: (req, res) => fastify.routing(req, res), what: "a Fastify app" };
     }
-    if (has(value, "callback", "use") && !has(value, "fetch")) {
+    if (has(value, "callback", "use")) {
       const koa = value as { callback(): NodeListener };
       return { interface: "node", listener: koa.callback(), what: "a Koa app" };
     }
-  }
-  if (has(value, "fetch") && typeof value === "object") {
-    if (choice === "node") return undefined;
-    const app = value as { fetch: FetchHandler };
-    return { interface: "fetch", handler: app.fetch.bind(app), what: "an object with fetch(request)" };
   }
   if (choice !== "fetch" && typeof value === "object" && has(value, "listen", "emit", "listeners")) {
     const server = value as { emit(event: string, ...args: unknown[]): boolean };
