@@ -3,7 +3,7 @@
  * one per line, over the control socket; and the spec a worker is started with.
  */
 import type { BindAddress } from "./config/bind.ts";
-import type { HttpSettings } from "./http/types.ts";
+import type { Engine, HttpSettings } from "./http/types.ts";
 import type { Config } from "./config/settings.ts";
 
 /** A listener as a worker receives it. */
@@ -18,7 +18,7 @@ export type Message =
    * The app is loaded and the worker is serving; `loader` says what compiled a TypeScript app, where there
    * was a choice; `app`, what the app was taken for and the engine serving it.
    */
-  | { type: "booted"; loader?: { name: string; reason?: string }; app?: { what: string; engine: string } }
+  | { type: "booted"; loader?: { name: string; reason?: string }; app?: { what: string; engine: Engine } }
   /** The worker cannot boot: why, said once by the arbiter rather than by every worker. Sent before exiting 3 or 4. */
   | { type: "failed"; message: string }
   /** Sent from a timer on the worker's event loop: a blocked loop misses it. */

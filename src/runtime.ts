@@ -94,6 +94,12 @@ export interface EngineInfo extends ConnInfo {
    * `request.ip` and Hono's `getConnInfo` read), for the request being served.
    */
   expose?(client: RemoteAddr, secure: boolean | undefined): void;
+  /**
+   * Counts the body bytes written for this request's response, from now on; `done` is called once, when
+   * the response is sent or its connection lost. Only engines that write the body themselves can
+   * (node:http); the access log asks before the app runs.
+   */
+  whenSent?(done: (bytes: number) => void): void;
 }
 
 /** A request head as the node:http engine parsed it, before any Request is built. */

@@ -12,7 +12,7 @@ import type { Config } from "../config/settings.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { resolveHttpSettings } from "./http-config.ts";
-import type { HttpSettings } from "../http/types.ts";
+import type { Engine, HttpSettings } from "../http/types.ts";
 import { makeControlDir } from "./control-dir.ts";
 import { Launcher } from "./launcher.ts";
 import { Readiness } from "./readiness.ts";
@@ -118,6 +118,8 @@ export class Arbiter {
   /** The loader workers needed for the app (Node: "tsx"), passed to the next ones, and the last one logged. */
   #loader: string | undefined;
   #loaderLogged: string | undefined;
+  /** What the app was last said to be, and by which engine served. */
+  #appLogged: string | undefined;
   /** The package manager that started this arbiter (npx, npm start) and does not pass signals on. */
   #launcher: Launcher | undefined;
   /** Boot failures already logged: N workers failing alike say it once. */
@@ -169,8 +171,6 @@ export class Arbiter {
     if (inherited) log.info(`Using the listeners inherited from ${inherited.from}`);
     const { strategy, serve } = this.listeners;
     log.info(`Listener strategy: ${strategy}; engine: ${runtime.capabilities.engines[http.engine]}`);
-    const note = runtime.capabilities.engineNotes?.[http.engine];
-    if (note) log.warning(note);
     if (strategy === "reuse-port" && runtime.readTextFile(TCP_MIGRATE_REQ)?.trim() !== "1") {
       log.warning("With reuse-port, connections queued on a worker's socket are reset when that worker stops " +
         "(reload, recycle, scale down); set net.ipv4.tcp_migrate_req=1 to migrate them");
@@ -714,6 +714,7 @@ export class Arbiter {
         worker.booted(now);
         this.#unbooted = 0;
         if (message.loader) this.#noteLoader(message.loader);
+        if (message.app) this.#noteApp(message.app);
         // Tests wait for this line.
         this.log.info(`Worker (pid:${worker.pid}) is serving, booted in ${Math.round((now - worker.spawnedAt) * 1000)} ms`);
         // A new worker serving may let an old one retire now rather than at the next tick.
@@ -744,6 +745,20 @@ export class Arbiter {
     if (this.#loaderLogged === loader.name) return;
     this.#loaderLogged = loader.name;
     this.log.info(`The app is TypeScript, loaded through ${loader.name}${loader.reason ? ` (${loader.reason})` : ""}`);
+  }
+
+  /**
+   * Says once what the app was taken for and which engine serves it (a Node-style app takes node:http
+   * under --engine auto), with what that engine does not enforce; again if that changes (a reload).
+   */
+  #noteApp(app: { what: string; engine: Engine }): void {
+    const key = `${app.what} ${app.engine}`;
+    if (this.#appLogged === key) return;
+    this.#appLogged = key;
+    const { engines, engineNotes } = this.runtime.capabilities;
+    this.log.info(`App: ${app.what}; served by ${engines[app.engine] ?? app.engine}`);
+    const note = engineNotes?.[app.engine];
+    if (note) this.log.warning(note);
   }
 
   #enqueue(event: Event): void {

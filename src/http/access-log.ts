@@ -190,9 +190,12 @@ export class AccessLog {
     }
   }
 
-  /** Wraps the next stage so that each answered request writes one line. */
+  /**
+   * Wraps the next stage so that each answered request writes one line: when the engine counts the
+   * bytes it sends (node:http), once the response is sent; else as soon as the app has answered.
+   */
   wrap(handler: EngineHandler): EngineHandler {
-    const line = (request: Request, info: EngineInfo, response: Response, started: Date, t0: number) => {
+    const line = (request: Request, info: EngineInfo, response: Response, started: Date, t0: number, bytes?: number) => {
       const version = info.wire?.head.version;
       this.write({
         request: accessRequest(request),
@@ -201,18 +204,37 @@ export class AccessLog {
         // The client the policy decided; a request it refused keeps the peer.
         remote: (connInfoOf(request) ?? info).remoteAddr.hostname,
         peer: info.remoteAddr.hostname,
+        bytes,
         started,
         durationMs: performance.now() - t0,
         protocol: version ? `HTTP/${version}` : "HTTP/1.1",
       });
-      return response;
     };
     return (request, info) => {
       const started = new Date();
       const t0 = performance.now();
+      if (info.whenSent) {
+        // The line waits for both the response and the count of what was sent, whichever comes last.
+        let response: Response | undefined;
+        let sent: number | undefined;
+        info.whenSent((bytes) => {
+          sent = bytes;
+          if (response) line(request, info, response, started, t0, bytes);
+        });
+        const settle = (value: Response) => {
+          response = value;
+          if (sent !== undefined) line(request, info, value, started, t0, sent);
+          return value;
+        };
+        const result = handler(request, info);
+        return result instanceof Promise ? result.then(settle) : settle(result);
+      }
       const result = handler(request, info);
-      if (result instanceof Promise) return result.then((response) => line(request, info, response, started, t0));
-      return line(request, info, result, started, t0);
+      const settle = (response: Response) => {
+        line(request, info, response, started, t0);
+        return response;
+      };
+      return result instanceof Promise ? result.then(settle) : settle(result);
     };
   }
 }

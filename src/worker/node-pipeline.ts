@@ -6,7 +6,7 @@
  * | stage | what it does |
  * | --- | --- |
  * | engine | node:http parses the request and checks its raw head (`RequestPolicy.checkWire`); a refusal never reaches here |
- * | access log | one line once the response is sent (or the connection lost), with the body bytes written |
+ * | access log | one line once the response is sent (or the connection lost), with the body bytes the engine counted |
  * | policy | applies a trusted proxy's headers (the socket then shows the client: `req.ip`, `ctx.ip`, `request.ip`), bounds a chunked body |
  * | guard | counts the request (`--max-requests`); a throw or a rejected promise answers 500 |
  * | request timeout | `--request-timeout`: 503 when the response has not started in time |
@@ -54,79 +54,38 @@ function answer(res: NodeResponse, status: number, body: string, close: boolean)
   return true;
 }
 
-/** The UTF-8 length of a string, without encoding it. */
-function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
-
-/** The bytes a chunk written to a response stands for. */
-function sizeOf(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === "string") {
-    if (encoding === "latin1" || encoding === "binary" || encoding === "ascii") return chunk.length;
-    if (encoding === "hex") return chunk.length >> 1;
-    if (encoding === "base64") return Math.floor((chunk.replace(/=+$/, "").length * 3) / 4);
-    return utf8Length(chunk);
-  }
-  return (chunk as { byteLength?: number } | null)?.byteLength ?? 0;
-}
-
 /** A header of a node:http request, as the access log reads it. */
 function headerOf(req: NodeRequest, name: string): string | null {
   const value = req.headers[name.toLowerCase()];
   return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
 }
 
-/** Counts the body bytes the app writes to `res`, and writes the access-log line once the response is done. */
-function logWhenDone(accessLog: AccessLog, req: NodeRequest, res: NodeResponse, peer: string, client: () => string): void {
+/** Writes the access-log line once the response is sent (or its connection lost), with the body bytes the engine counted. */
+function logWhenDone(accessLog: AccessLog, req: NodeRequest, res: NodeResponse, info: EngineInfo, client: () => string): void {
   const started = new Date();
   const t0 = performance.now();
   const method = req.method ?? "-";
   const target = req.url ?? "-";
-  let bytes = 0;
-  const write = res.write;
-  const end = res.end;
-  res.write = function (this: NodeResponse, chunk: unknown, ...rest: unknown[]) {
-    bytes += sizeOf(chunk, rest[0]);
-    return write.call(this, chunk, ...rest);
-  };
-  res.end = function (this: NodeResponse, ...args: unknown[]) {
-    if (args[0] !== undefined && typeof args[0] !== "function") bytes += sizeOf(args[0], args[1]);
-    return end.apply(this, args);
-  };
-  let done = false;
-  const line = () => {
-    if (done) return;
-    done = true;
-    const status = res.statusCode;
-    // HEAD and bodiless statuses send no body, whatever the app wrote.
-    const sent = method === "HEAD" || status === 204 || status === 304 ? 0 : bytes;
+  const line = (bytes: number | undefined) =>
     accessLog.write({
       request: { method, target, header: (name) => headerOf(req, name) },
-      status,
+      status: res.statusCode,
       responseHeader: (name) => {
         const value = res.getHeader(name);
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : String(value);
       },
       remote: client(),
-      peer,
-      bytes: sent,
+      peer: info.remoteAddr.hostname,
+      bytes,
       started,
       durationMs: performance.now() - t0,
       protocol: `HTTP/${req.httpVersion}`,
     });
-  };
-  res.once("finish", line);
-  res.once("close", line);
+  if (info.whenSent) return info.whenSent(line);
+  let done = false;
+  const once = () => done || ((done = true), line(undefined));
+  res.once("finish", once);
+  res.once("close", once);
 }
 
 /**
@@ -188,7 +147,7 @@ export function buildNodePipeline(parts: NodePipelineParts): NodePipeline {
 
   const handler: NodeEngineHandler = (req, res, info) => {
     let served: EngineInfo = info;
-    if (accessLog) logWhenDone(accessLog, req, res, info.remoteAddr.hostname, () => served.remoteAddr.hostname);
+    if (accessLog) logWhenDone(accessLog, req, res, info, () => served.remoteAddr.hostname);
     const fields = info.wire?.fields;
     if (fields !== undefined) {
       if (fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) {

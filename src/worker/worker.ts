@@ -302,7 +302,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   }
   // srvx's and h3 v2's request.ip, on the Request class the engine builds (node:http's bridge has its own).
   installRequestIp(globalThis.Request.prototype);
-  control.send({ type: "booted", loader: app.loader, app: { what: app.app.what, engine: runtime.capabilities.engines[http.engine] ?? http.engine } });
+  control.send({ type: "booted", loader: app.loader, app: { what: app.app.what, engine: http.engine } });
   const requests = pipeline.requests;
   if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
