@@ -1,6 +1,7 @@
 /** Every integration suite, for one runtime: each runtime's test file is this one call. */
 import { configSuite } from "./config-suite.ts";
 import { corpusSuite } from "./corpus-suite.ts";
+import { frameworksSuite } from "./frameworks-suite.ts";
 import { httpSuite } from "./http-suite.ts";
 import { supervisionSuite } from "./supervision-suite.ts";
 import { behaviourSuite } from "./suite.ts";
@@ -12,6 +13,10 @@ export function runtimeSuites(runtime: RuntimeName): void {
   supervisionSuite(runtime);
   corpusSuite(runtime);
   httpSuite(runtime);
+  frameworksSuite(runtime);
   // Deno's second engine: the wire-level suite, where the engines differ most.
-  if (runtime === "deno") corpusSuite("deno", "native");
+  if (runtime === "deno") {
+    corpusSuite("deno", "native");
+    frameworksSuite("deno", "native");
+  }
 }
