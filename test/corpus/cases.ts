@@ -213,8 +213,11 @@ export interface Deviation {
   readonly framed?: true;
 }
 
-/** What is served: each runtime with its default engine, and Deno with --engine native. */
-export type Target = "node" | "bun" | "deno" | "deno-native";
+/**
+ * What is served: each runtime with its default engine, Deno with --engine native, and Bun with
+ * --engine node (its node:http, which serves Node-style apps there).
+ */
+export type Target = "node" | "bun" | "deno" | "deno-native" | "bun-node";
 
 const LLHTTP: Record<string, Deviation> = {
   "double space": { reason: "llhttp (node:http) accepts extra spaces between the parts of the request line", accepted: true },
@@ -267,6 +270,12 @@ export const DEVIATIONS: Record<Target, Record<string, Deviation>> = {
     "DEL in value": { reason: UNREAD_FIELD, accepted: true },
     "007 header field over 8190": { reason: UNREAD_FIELD, accepted: true },
     "field over --limit-request-field-size 100": { reason: UNREAD_FIELD, accepted: true },
+  },
+  "bun-node": {
+    ...LLHTTP,
+    "HTTP/1.0 keep-alive, then another request": {
+      reason: "Bun's node:http closes an HTTP/1.0 connection after its first answer, keep-alive asked or not; the client sends the next one again",
+    },
   },
   "deno-native": {
     "bare LF line ends": { reason: "Deno.serve accepts bare LF line ends", accepted: true },

@@ -15,6 +15,8 @@ export function runtimeSuites(runtime: RuntimeName): void {
   httpSuite(runtime);
   frameworksSuite(runtime);
   // Deno's second engine: the wire-level suite, where the engines differ most.
+  // Bun's node:http, which serves Node-style apps there.
+  if (runtime === "bun") corpusSuite("bun", "node");
   if (runtime === "deno") {
     corpusSuite("deno", "native");
     frameworksSuite("deno", "native");

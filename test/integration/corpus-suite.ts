@@ -7,8 +7,8 @@ import { DEVIATIONS, INVALID, KEEPS_OPEN, type Seen, type Target, VALID } from "
 import { sendRaw } from "../helpers/raw.ts";
 import { killSuite, type RuntimeName, Server } from "../helpers/server.ts";
 
-export function corpusSuite(runtime: RuntimeName, engine?: "native"): void {
-  const target: Target = engine ? `${runtime}-native` as Target : runtime;
+export function corpusSuite(runtime: RuntimeName, engine?: "native" | "node"): void {
+  const target = (engine ? `${runtime}-${engine}` : runtime) as Target;
   const deviations = DEVIATIONS[target];
   const halfClose = KEEPS_OPEN[target] !== undefined;
   const argSets = [...new Set(INVALID.map((c) => JSON.stringify(c.args ?? [])))];
