@@ -13,6 +13,7 @@ import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
+import tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { EngineInfo, HttpServer, RemoteAddr, ServedApp, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
 import type { HttpSettings, Rejection, WireFields } from "../../src/http/types.ts";
@@ -248,6 +249,51 @@ function oldestIdle(sockets: Set<HttpSocket>): HttpSocket | undefined {
   return undefined;
 }
 
+/** What the deadline watch last saw of a connection. */
+interface Watched {
+  phase: "head" | "idle" | "busy";
+  /** When the phase began, in ms. */
+  since: number;
+  /** bytesRead when the phase began: more means an idle connection has started a request. */
+  bytes: number;
+}
+const WATCH = Symbol("unicorn.watch");
+type WatchedSocket = HttpSocket & { [WATCH]?: Watched };
+
+/**
+ * Keeps node:http's deadlines on connections it did not accept itself: Bun's node:http applies none of
+ * headersTimeout, requestTimeout and keepAliveTimeout to sockets handed to it (measured: a partial head,
+ * a silent client and an idle kept-alive connection all stayed open). A sweep reads each connection's
+ * state from what node:http keeps anyway (the response in progress, bytes read), as Node's own
+ * connections check does; an expired head or body goes through the server's clientError handling (408).
+ */
+function watchDeadlines(server: http.Server, sockets: Set<HttpSocket>, s: HttpSettings): void {
+  const head = s.headerTimeout * 1000;
+  const body = s.bodyTimeout > 0 ? Math.max(s.bodyTimeout * 1000, head) : 0;
+  const idle = s.keepAlive * 1000;
+  const expire = (socket: HttpSocket, why: string) =>
+    server.emit("clientError", Object.assign(new Error(why), { code: "ERR_HTTP_REQUEST_TIMEOUT" }), socket);
+  const sweep = () => {
+    const now = Date.now();
+    for (const socket of sockets as Set<WatchedSocket>) {
+      if (socket.destroyed) continue;
+      const seen = (socket[WATCH] ??= { phase: "head", since: now, bytes: socket.bytesRead });
+      const res = socket._httpMessage;
+      if (res) {
+        if (seen.phase !== "busy") Object.assign(seen, { phase: "busy", since: now });
+        const req = (res as http.ServerResponse & { req?: http.IncomingMessage }).req;
+        if (body > 0 && req && !req.complete && now - seen.since > body) expire(socket, "the request did not arrive in time");
+        continue;
+      }
+      if (seen.phase === "busy") Object.assign(seen, { phase: "idle", since: now, bytes: socket.bytesRead });
+      if (seen.phase === "idle" && socket.bytesRead !== seen.bytes) Object.assign(seen, { phase: "head", since: now });
+      if (seen.phase === "idle" && idle > 0 && now - seen.since > idle) socket.destroy();
+      else if (seen.phase === "head" && head > 0 && now - seen.since > head) expire(socket, "the request head did not arrive in time");
+    }
+  };
+  setInterval(sweep, Math.max(100, Math.min(1000, (head || 4000) / 4))).unref();
+}
+
 /** A Host for an HTTP/1.0 request that has none: the address it came to (IPv6 bracketed; a unix socket's "localhost"). */
 function hostOf(socket: net.Socket): string {
   const address = socket.localAddress;
@@ -335,7 +381,9 @@ export async function serveNodeHttp(
   let open = 0;
   let accepted = 0;
   for (const listener of listeners) {
-    const server = settings.tls
+    // Through node:net (Bun), TLS is the front server's: node:http gets the sockets once decrypted.
+    const tlsHere = settings.tls !== null && via === "http";
+    const server = tlsHere
       ? https.createServer(serverOptions(settings), onRequest)
       : http.createServer(serverOptions(settings), onRequest);
     // The cap is kept here rather than by server.maxConnections, which Deno's node:net ignores.
@@ -354,7 +402,7 @@ export async function serveNodeHttp(
       socket.once("close", () => open--);
     });
     // A TLS server's requests run on the TLS socket, not the TCP one under it.
-    server.on(settings.tls ? "secureConnection" : "connection", (socket: HttpSocket) => {
+    server.on(tlsHere ? "secureConnection" : "connection", (socket: HttpSocket) => {
       if (socket.destroyed) return;
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
@@ -407,9 +455,16 @@ export async function serveNodeHttp(
       pending.once("close", () => pending.writableFinished || closeSoon(socket));
     });
     if (via === "net") {
-      const front = net.createServer((socket) => server.emit("connection", socket));
+      const hand = (socket: net.Socket) => void server.emit("connection", socket);
+      const front = settings.tls ? tls.createServer(serverOptions(settings), hand) : net.createServer(hand);
+      // A failed handshake is no HTTP request: nothing to answer.
+      front.on("tlsClientError", (error: Error, socket: net.Socket) => {
+        options.onError(error);
+        socket.destroy();
+      });
       await listen(front, listener, options.backlog);
       acceptors.push(front);
+      watchDeadlines(server, sockets, settings);
     } else {
       await listen(server, listener, options.backlog);
       acceptors.push(server);

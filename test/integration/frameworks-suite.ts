@@ -5,12 +5,14 @@
  * listener through the Node-style pipeline (errors, timeouts, limits, proxies, drain, recycling).
  */
 import fs from "node:fs";
+import https from "node:https";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { RawConnection, request } from "../helpers/http.ts";
 import { sendRaw } from "../helpers/raw.ts";
 import { type Engine, engineArgs, label, testUnless } from "./engine.ts";
 import { killAll, ROOT, type RuntimeName, Server } from "../helpers/server.ts";
+import { makeCerts } from "../helpers/tls.ts";
 
 interface Example {
   readonly file: string;
@@ -212,6 +214,34 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
       server.signal("SIGTERM");
       expect((await reply).body).toBe("slow done after 1500 ms");
       expect((await server.exited()).code).toBe(0);
+    });
+
+    nodeOnly("over TLS, and never in plain text on the TLS port", async () => {
+      const certs = makeCerts();
+      const server = start(["--certfile", certs.cert, "--keyfile", certs.key]);
+      const url = await server.ready();
+      expect(url).toMatch(/^https:/);
+      const port = Number(new URL(url).port);
+      const reply = await new Promise<{ status: number; body: string; encrypted: boolean }>((resolve, reject) => {
+        https.get(`${url}/who`, { ca: fs.readFileSync(certs.ca), agent: false }, (res) => {
+          let body = "";
+          res.on("data", (chunk: Buffer) => (body += chunk));
+          res.on("end", () => resolve({ status: res.statusCode!, body, encrypted: Boolean((res.socket as { encrypted?: boolean }).encrypted) }));
+        }).on("error", reject);
+      });
+      expect(reply.status).toBe(200);
+      expect(JSON.parse(reply.body)).toEqual({ remoteAddress: "127.0.0.1", encrypted: true });
+      const plain = await sendRaw(port, "GET /who HTTP/1.1\r\nHost: x\r\n\r\n", 3000);
+      expect(plain.statuses).toEqual([]);
+      fs.rmSync(certs.dir, { recursive: true, force: true });
+    });
+
+    nodeOnly("a client that never finishes its head is answered 408 and closed after --header-timeout", async () => {
+      const server = start(["--header-timeout", "1"]);
+      const url = await server.ready();
+      const result = await sendRaw(Number(new URL(url).port), "GET /pid HTTP/1.1\r\nHost: a\r\nX-Slow: ", 8000);
+      expect(result.closed).toBe(true);
+      expect(result.statuses).toEqual([408]);
     });
 
     nodeOnly("--max-requests replaces the worker", async () => {
