@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import https from "node:https";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { RawConnection, request } from "../helpers/http.ts";
@@ -242,6 +243,23 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
       const result = await sendRaw(Number(new URL(url).port), "GET /pid HTTP/1.1\r\nHost: a\r\nX-Slow: ", 8000);
       expect(result.closed).toBe(true);
       expect(result.statuses).toEqual([408]);
+    });
+
+    nodeOnly("preRequest and postRequest get node:http's req and res", async () => {
+      const hookLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-hooks-")), "hooks.log");
+      // The config names its app relative to the folder unicorn starts in, as Gunicorn does.
+      const server = new Server(runtime, ["-c", "node-hooks.config.ts", "-b", "127.0.0.1:0", ...engineArgs(engine)], {
+        cwd: path.join(ROOT, "test/fixtures/config"),
+        env: { HOOK_LOG: hookLog },
+      });
+      const url = await server.ready();
+      expect((await request(`${url}/pid?x=1`)).status).toBe(200);
+      expect((await request(`${url}/nowhere`)).status).toBe(404);
+      const deadline = Date.now() + 5000;
+      const read = () => (fs.existsSync(hookLog) ? fs.readFileSync(hookLog, "utf8") : "");
+      while (read().split("\n").length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(read()).toBe("preRequest GET /pid?x=1\npostRequest 200\npreRequest GET /nowhere\npostRequest 404\n");
+      fs.rmSync(path.dirname(hookLog), { recursive: true, force: true });
     });
 
     nodeOnly("--max-requests replaces the worker", async () => {
