@@ -613,7 +613,8 @@ const ROWS = [
     flags: ["--access-logformat"],
     metavar: "FORMAT",
     doc: "The access-log line from Gunicorn's atoms: h l u t r m U q H s B b f a T M D L p, {header}i, " +
-      "{header}o, {VAR}e, each as %(x)s and escaped; or json for one JSON object per line.",
+      "{header}o, {VAR}e, each as %(x)s and escaped, and %(peer)s; or json for one JSON object per line. " +
+      "h is the client unicorn decided (behind a trusted proxy, the client it named), peer the connection's peer.",
     default: '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
   }),
   define(TEXT, {
