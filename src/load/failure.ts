@@ -114,8 +114,12 @@ export function formatLoadFailure(
   readTextFile: (path: string) => string | undefined,
 ): string {
   const { location } = failure;
-  if (!location) return `${what}: ${failure.message}`;
-  const head = `${what}: ${failure.message} (${location.file}:${location.line}:${location.column})`;
+  // CommonJS run as an ES module (Deno takes any .js for one unless package.json says "commonjs").
+  const hint = /^(require|module|exports) is not defined$/.test(failure.message)
+    ? '; the file was run as an ES module: name it .cjs, or set "type": "commonjs" in its package.json'
+    : "";
+  if (!location) return `${what}: ${failure.message}${hint}`;
+  const head = `${what}: ${failure.message}${hint} (${location.file}:${location.line}:${location.column})`;
   const source = location.file.startsWith("/") ? readTextFile(location.file)?.split("\n")[location.line - 1] : undefined;
   if (source === undefined || source.length > 400) return head;
   const number = String(location.line);

@@ -74,6 +74,12 @@ describe("where a module failed to load", () => {
     expect(formatLoadFailure("Cannot import x", { message: "m", location: { file: "/gone.ts", line: 1, column: 1 } }, read))
       .toBe("Cannot import x: m (/gone.ts:1:1)");
   });
+
+  test("CommonJS run as an ES module says what to do", () => {
+    expect(formatLoadFailure("Cannot import x", { message: "require is not defined" }, read)).toBe(
+      'Cannot import x: require is not defined; the file was run as an ES module: name it .cjs, or set "type": "commonjs" in its package.json',
+    );
+  });
 });
 
 describe("a module's exports", () => {
