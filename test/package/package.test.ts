@@ -79,8 +79,15 @@ beforeAll(async () => {
     fs.copyFileSync(path.join(TEMPLATE, "esm.config.mjs"), path.join(project, scope, "esm.config.js"));
     fs.writeFileSync(path.join(project, scope, "package.json"), JSON.stringify({ type }));
   }
-  const hono = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies.hono;
-  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball, `hono@${hono}`], {
+  const { hono, express } = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies;
+  // Node-style apps as PM2 users have them: CommonJS Express, and a bare (req, res) listener.
+  fs.writeFileSync(
+    path.join(project, "express-app.cjs"),
+    'const express = require("express");\nconst app = express();\n' +
+      'app.get("/", (req, res) => res.json({ express: true, ip: req.ip }));\nmodule.exports = app;\n',
+  );
+  fs.writeFileSync(path.join(project, "listener.mjs"), 'export default (req, res) => res.end(`listener ${req.url}`);\n');
+  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball, `hono@${hono}`, `express@${express}`], {
     cwd: project,
     env: userEnv(),
   });
@@ -119,6 +126,16 @@ describe.each(["node", "bun", "deno"] as const)("installed, on %s", (runtime) =>
     expect(await body(ts)).toBe("ts hello plain");
     expect(await body(hono, "/user/ada")).toBe('{"name":"ada"}');
     expect(js.log).toMatch(new RegExp(`Starting unicorn [\\d.]+ on ${runtime} `));
+  });
+
+  test("Node-style apps serve: CommonJS Express behind a trusted proxy, and a (req, res) listener", async () => {
+    const app = start(launch(), ["express-app.cjs", "--forwarded-allow-ips", "127.0.0.1"]);
+    const listener = start(launch(), ["listener.mjs"]);
+    const url = await app.ready();
+    expect((await request(`${url}/`, { headers: { "x-forwarded-for": "203.0.113.5" } })).body).toBe('{"express":true,"ip":"203.0.113.5"}');
+    expect(await body(listener, "/a?b")).toBe("listener /a?b");
+    expect(app.log).toMatch(/App: an Express app; served by node:http/);
+    expect(listener.log).toMatch(/App: a function \(req, res\), read as a Node request listener/);
   });
 
   test("configs that import unicorn-http load: .mjs, .js in an ES package, .ts, and .cjs with require", async () => {
