@@ -385,6 +385,7 @@ export class RequestPolicy {
       signal: request.signal,
       duplex: "half",
     } as RequestInit);
+    setConnInfo(bounded, info);
     return Promise.resolve(handler(bounded, info)).then((response) => {
       if (!over) return response;
       const rejection = { status: 413, reason: "the chunked body is larger than --limit-request-body" };

@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import { IpSet, parseIp } from "../../src/http/ip.ts";
 import { type HttpSettings, parseForwarded, RequestPolicy } from "../../src/http/policy.ts";
 import { parseProxyHeader } from "../../src/http/proxy-protocol.ts";
+import { connInfoOf } from "../../src/http/client.ts";
 import { defaultHttpSettings } from "../../src/arbiter/http-config.ts";
 import type { ConnInfo, EngineInfo, WireHead } from "../../src/runtime.ts";
 
@@ -172,6 +173,21 @@ describe("trusted proxies", () => {
     await handler(new Request("http://a/", { headers: { host: "a", "x-forwarded-for": "203.0.113.9" } }), engineInfo);
     expect(seen[0]!.remoteAddr.hostname).toBe("203.0.113.9");
     expect((seen[0] as unknown as { incoming: { marker: number } }).incoming.marker).toBe(1);
+  });
+
+  test("the request the app gets carries the decided info (request.ip, the helpers' views), a bounded body's too", async () => {
+    const exposed: Array<[string, boolean | undefined]> = [];
+    const engineInfo: EngineInfo = { ...from("127.0.0.1"), expose: (client, secure) => void exposed.push([client.hostname, secure]) };
+    const seen: Array<string | undefined> = [];
+    const policy = new RequestPolicy({ ...SETTINGS, limitRequestBody: 100 });
+    const handler = policy.wrap((request: Request) => (seen.push(connInfoOf(request)?.remoteAddr.hostname), new Response("ok")), () => {});
+    const headers = { host: "a", "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https" };
+    await handler(new Request("http://a/", { headers }), engineInfo);
+    await handler(new Request("http://a/", { method: "POST", headers: { ...headers, "transfer-encoding": "chunked" }, body: "x" }), engineInfo);
+    await handler(new Request("http://a/", { headers: { host: "a" } }), engineInfo);
+    expect(seen).toEqual(["203.0.113.9", "203.0.113.9", "127.0.0.1"]);
+    // The engine was told, so node:http's socket can show the same client to Express's req.ip.
+    expect(exposed).toEqual([["203.0.113.9", true], ["203.0.113.9", true]]);
   });
 
   test("contradicting scheme headers are 400", async () => {
