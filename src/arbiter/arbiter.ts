@@ -18,15 +18,17 @@ import { Launcher } from "./launcher.ts";
 import { Readiness } from "./readiness.ts";
 import { SIGNALS } from "./signals.ts";
 import { Reloads } from "./reload.ts";
-import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
+import type { Message } from "../messages.ts";
 import type { Channel, ControlServer, Runtime, SignalName } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 import { CrashBackoff } from "./backoff.ts";
+import { BootFailures, haltingExit } from "./boot-failures.ts";
 import { openListeners, type OpenListeners } from "./listeners.ts";
 import { writePidfile } from "./pidfile.ts";
 import { resolveWorkerIds, type WorkerIds } from "./privileges.ts";
 import { watchSourceFiles } from "./source-watch.ts";
-import { INHERITANCE_ENV, Upgrade } from "./upgrade.ts";
+import { arbiterEnv, spawnSpec, workerEnv, workerSpec, type WorkerLaunch } from "./spawn-spec.ts";
+import { Upgrade } from "./upgrade.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
 
 /** The signals the arbiter handles (src/arbiter/signals.ts); anything else keeps its default action. */
@@ -42,26 +44,8 @@ const ABORT_GRACE_SECONDS = 1;
 const RETIRE_MARGIN_SECONDS = 5;
 /** How often the loop runs when nothing wakes it, in ms. */
 const TICK_MS = 1000;
-/**
- * Workers in a row that exit before they ever serve (not exit 3 or 4: a runtime that cannot start
- * the worker, a crash while importing) before the arbiter halts with exit 3 rather than respawn forever.
- */
-export const MAX_UNBOOTED = 5;
 /** How long the arbiter waits for a failing worker's last words (its "failed" message), in ms. */
 const LAST_WORDS_MS = 1000;
-
-/**
- * Why a worker's exit code halts the arbiter (with that code) rather than get it respawned: it could
- * not boot, load the app, read its config or get a permission, none of which a respawn changes.
- */
-function bootFailure(code: number | null, booted: boolean): string | undefined {
-  if (code === ExitCode.WORKER_BOOT_ERROR) return "a worker failed to boot";
-  if (code === ExitCode.APP_LOAD_ERROR) return "the app failed to load";
-  if (booted) return undefined;
-  if (code === ExitCode.USAGE) return "a worker could not load its configuration";
-  if (code === ExitCode.PERMISSION) return "a worker lacks a runtime permission";
-  return undefined;
-}
 
 type Event =
   | { kind: "wake" }
@@ -113,8 +97,8 @@ export class Arbiter {
   #ids: WorkerIds = {};
   readonly #options: ArbiterOptions;
   readonly #backoff = new CrashBackoff();
-  /** Workers in a row that exited before they served. */
-  #unbooted = 0;
+  /** Workers that could not boot: which exits halt, the count in a row, the reasons said. */
+  readonly #bootFailures = new BootFailures();
   /** The loader workers needed for the app (Node: "tsx"), passed to the next ones, and the last one logged. */
   #loader: string | undefined;
   #loaderLogged: string | undefined;
@@ -122,8 +106,6 @@ export class Arbiter {
   #appLogged: string | undefined;
   /** The package manager that started this arbiter (npx, npm start) and does not pass signals on. */
   #launcher: Launcher | undefined;
-  /** Boot failures already logged: N workers failing alike say it once. */
-  readonly #failuresLogged = new Set<string>();
 
   constructor(runtime: Runtime, config: Config, log: Logger, options: ArbiterOptions = {}) {
     this.runtime = runtime;
@@ -187,7 +169,7 @@ export class Arbiter {
     if (this.#ids.uid !== undefined || this.#ids.gid !== undefined) {
       log.info(`Workers run as uid ${this.#ids.uid ?? "(unchanged)"}, gid ${this.#ids.gid ?? "(unchanged)"}`);
     }
-    this.#env = this.#workerEnv();
+    this.#env = workerEnv(runtime, this.config);
     for (const signal of ARBITER_SIGNALS) runtime.onSignal(signal, () => this.#enqueue({ kind: "signal", signal }));
     this.#launcher = new Launcher(runtime, log, this.#upgrade.predecessor !== undefined);
     if (this.config.reload) {
@@ -226,23 +208,6 @@ export class Arbiter {
           "start unicorn as root to use --user or --group", ExitCode.USAGE);
       }
     }
-  }
-
-  /** The arbiter's environment, less the variables that handed it sockets. */
-  #baseEnv(): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const [key, value] of Object.entries(this.runtime.env())) if (value !== undefined) env[key] = value;
-    for (const key of INHERITANCE_ENV) delete env[key];
-    return env;
-  }
-
-  #workerEnv(): Record<string, string> {
-    const env = this.#baseEnv();
-    for (const pair of this.config.env) {
-      const eq = pair.indexOf("=");
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
-    }
-    return env;
   }
 
   async #startHook(name: "onStarting" | "whenReady"): Promise<void> {
@@ -376,7 +341,7 @@ export class Arbiter {
    * old one is sent TERM (or WINCH, to stop only its workers).
    */
   handleUsr2(): void {
-    this.#upgrade.start(this.listeners!, this.#baseEnv());
+    this.#upgrade.start(this.listeners!, arbiterEnv(this.runtime));
   }
 
   /** WINCH: during an upgrade, retires this (old) arbiter's workers and keeps it for a rollback (HUP). */
@@ -425,15 +390,13 @@ export class Arbiter {
         return;
       }
     }
-    this.#env = this.#workerEnv();
+    this.#env = workerEnv(this.runtime, this.config);
     await callHook(this.config, "onReload", this.log, this.server);
     const numWorkers = this.numWorkers;
     if (this.config.workers !== this.numWorkers) await this.setNumWorkers(this.config.workers);
     this.#reloads.begin(this.runtime.monotonic(), { config: previous, configFile: previousFile, numWorkers });
     this.#backoff.reset();
-    // A new generation starts with a clean slate: its failures count, and are said, afresh.
-    this.#unbooted = 0;
-    this.#failuresLogged.clear();
+    this.#bootFailures.newGeneration();
     for (const worker of this.workers.values()) {
       if (worker.state !== "retiring") worker.replace = "reload";
     }
@@ -485,7 +448,7 @@ export class Arbiter {
     if (!worker) return;
     // A worker that failed to boot said why just before exiting: its words may still be on their way
     // (the exit can be seen first), so it stays known until they have come.
-    const failed = bootFailure(code, worker.bootedAt !== undefined);
+    const failed = haltingExit(code, worker.bootedAt !== undefined);
     if (failed) await this.#lastWords(worker);
     this.workers.delete(pid);
     const expected = worker.state === "retiring" || this.#stop !== undefined;
@@ -501,14 +464,13 @@ export class Arbiter {
     }
     await callHook(this.config, "childExit", this.log, this.server, { id: worker.id, pid });
     if (failed) {
-      this.#logFailure(worker);
-      return this.#bootFailed(worker, failed, code!);
+      const said = this.#bootFailures.toSay(worker);
+      if (said) this.log.error(said);
+      return this.#bootFailed(worker, failed.reason, failed.code);
     }
-    if (worker.bootedAt === undefined && !expected && ++this.#unbooted >= MAX_UNBOOTED) {
-      const how = signal !== null ? `was sent ${signal}` : `exited with code ${code}`;
-      const reason = `${this.#unbooted} workers in a row exited before they served (the last ${how}); ` +
-        "their own output above says why";
-      return this.#bootFailed(worker, reason, ExitCode.WORKER_BOOT_ERROR);
+    if (worker.bootedAt === undefined && !expected) {
+      const gaveUp = this.#bootFailures.exitedUnbooted(code, signal);
+      if (gaveUp) return this.#bootFailed(worker, gaveUp.reason, gaveUp.code);
     }
     // A worker killed for a missed heartbeat or a slow boot counts as a crash too.
     if (!this.#stop && (!expected || worker.abortedAt !== undefined)) this.#noteCrash(worker);
@@ -528,23 +490,15 @@ export class Arbiter {
     clearTimeout(timer);
   }
 
-  /** Logs why a worker could not boot, as it said before exiting; the same reason only once. */
-  #logFailure(worker: WorkerHandle): void {
-    const failure = worker.failure ?? `Worker (pid:${worker.pid}) gave no reason; its own output above may say why`;
-    if (this.#failuresLogged.has(failure)) return;
-    this.#failuresLogged.add(failure);
-    this.log.error(failure);
-  }
-
   /** A worker of the new generation cannot boot: keep the old one serving, with the old config. */
   #abortReload(reason: string, code: number): void {
     const { generation, rollback } = this.#reloads.abort();
     this.log.error(`Reload failed: ${reason} (exit code ${code}); the previous workers keep serving`);
-    this.#unbooted = 0;
+    this.#bootFailures.resetCount();
     this.config = rollback.config.config;
     this.#http = rollback.config.http;
     this.#configFile = rollback.configFile;
-    this.#env = this.#workerEnv();
+    this.#env = workerEnv(this.runtime, this.config);
     this.log.setLevel(this.config.logLevel);
     if (this.numWorkers !== rollback.numWorkers) void this.setNumWorkers(rollback.numWorkers);
     this.#readiness.reloadFailed();
@@ -642,41 +596,22 @@ export class Arbiter {
   async spawnWorker(): Promise<WorkerHandle | undefined> {
     const listeners = this.listeners!;
     const id = ++this.#age;
-    const { config } = this;
-    const app = config.app;
-    const jitter = config.maxRequestsJitter ? Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
-    const spec: WorkerSpec = {
+    const launch: WorkerLaunch = {
       id,
-      arbiterPid: this.runtime.pid,
+      config: this.config,
+      configFile: this.#configFile,
       control: `${this.#controlDir}/control.sock`,
-      app: typeof app === "string" ? app : null,
-      configFile: this.#configFile ?? null,
-      cwd: this.runtime.cwd(),
-      listeners: listeners.serve,
-      backlog: config.backlog,
-      timeout: config.timeout,
-      maxRequests: config.maxRequests ? config.maxRequests + jitter : 0,
-      requestTimeout: config.requestTimeout,
-      gracefulTimeout: config.gracefulTimeout,
-      logLevel: config.logLevel,
-      errorLog: config.errorLog,
-      accessLog: config.accessLog ?? null,
-      accessLogFormat: config.accessLogFormat,
+      listeners,
       http: this.#http!,
-      ...(this.#loader ? { loader: this.#loader } : {}),
+      loader: this.#loader,
+      env: this.#env,
+      ids: this.#ids,
     };
-    await callHook(config, "preFork", this.log, this.server, { id, pid: undefined });
+    const spec = workerSpec(this.runtime, launch);
+    await callHook(launch.config, "preFork", this.log, this.server, { id, pid: undefined });
     let child;
     try {
-      child = this.runtime.spawnWorker({
-        env: { ...this.#env, [WORKER_SPEC_ENV]: JSON.stringify(spec) },
-        fds: listeners.bound.map((l) => l.fd),
-        output: config.captureOutput && config.errorLog !== "-"
-          ? this.runtime.resolvePath(this.runtime.cwd(), config.errorLog)
-          : undefined,
-        uid: this.#ids.uid,
-        gid: this.#ids.gid,
-      });
+      child = this.runtime.spawnWorker(spawnSpec(this.runtime, launch, spec));
     } catch (error) {
       const delay = this.#backoff.crashed(this.runtime.monotonic(), 0);
       this.log.error(`Cannot spawn a worker: ${messageOf(error)}; trying again in ${delay.toFixed(2)} s`);
@@ -712,7 +647,7 @@ export class Arbiter {
     switch (message.type) {
       case "booted":
         worker.booted(now);
-        this.#unbooted = 0;
+        this.#bootFailures.served();
         if (message.loader) this.#noteLoader(message.loader);
         if (message.app) this.#noteApp(message.app);
         // Tests wait for this line.

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request, RawConnection } from "../helpers/http.ts";
-import { MAX_UNBOOTED } from "../../src/arbiter/arbiter.ts";
+import { MAX_UNBOOTED } from "../../src/arbiter/boot-failures.ts";
 import { alive, describeProcess, FIXTURES, killAll, ROOT, type RuntimeName, Server, waitGone, workersOf } from "../helpers/server.ts";
 
 /** Runtimes whose arbiter can hand a socket to workers (see docs/listeners.md). */

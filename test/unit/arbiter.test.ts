@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { Arbiter, MAX_UNBOOTED } from "../../src/arbiter/arbiter.ts";
+import { Arbiter } from "../../src/arbiter/arbiter.ts";
+import { MAX_UNBOOTED } from "../../src/arbiter/boot-failures.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { FakeRuntime } from "../helpers/fake-runtime.ts";
