@@ -1,6 +1,7 @@
 /** Every integration suite, for one runtime: each runtime's test file is this one call. */
 import { configSuite } from "./config-suite.ts";
 import { corpusSuite } from "./corpus-suite.ts";
+import type { Engine } from "./engine.ts";
 import { frameworksSuite } from "./frameworks-suite.ts";
 import { httpSuite } from "./http-suite.ts";
 import { supervisionSuite } from "./supervision-suite.ts";
@@ -14,11 +15,19 @@ export function runtimeSuites(runtime: RuntimeName): void {
   corpusSuite(runtime);
   httpSuite(runtime);
   frameworksSuite(runtime);
-  // Deno's second engine: the wire-level suite, where the engines differ most.
-  // Bun's node:http, which serves Node-style apps there.
+  // Bun's node:http, which serves Node-style apps there: the wire-level suite.
   if (runtime === "bun") corpusSuite("bun", "node");
-  if (runtime === "deno") {
-    corpusSuite("deno", "native");
-    frameworksSuite("deno", "native");
-  }
+  // Deno's second engine, Deno.serve: the same suites, each running only the tests where the engine
+  // matters (each suite says which, and why the others are engine-independent); what Deno.serve
+  // cannot do is skipped with the reason in the test's name.
+  if (runtime === "deno") secondEngine("deno", "native");
+}
+
+function secondEngine(runtime: RuntimeName, engine: Engine): void {
+  behaviourSuite(runtime, engine);
+  configSuite(runtime, engine);
+  supervisionSuite(runtime, engine);
+  corpusSuite(runtime, engine);
+  httpSuite(runtime, engine);
+  frameworksSuite(runtime, engine);
 }

@@ -4,17 +4,23 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request } from "../helpers/http.ts";
+import { defaultEngineOnly, type Engine, engineArgs, label } from "./engine.ts";
 import { FIXTURES, killAll, type RuntimeName, Server } from "../helpers/server.ts";
 
 const CONFIGS = path.join(FIXTURES, "config");
 
-export function configSuite(runtime: RuntimeName): void {
+export function configSuite(runtime: RuntimeName, engine?: Engine): void {
+  const name = label(runtime, engine);
   const start = (args: string[], options?: { env?: Record<string, string>; cwd?: string }) =>
-    new Server(runtime, args, { cwd: CONFIGS, ...options });
+    new Server(runtime, [...args, ...engineArgs(engine)], { cwd: CONFIGS, ...options });
 
+  // With another engine, only the hooks around a request and a graceful stop run again; reading and
+  // checking the settings, and the arbiter's hooks, happen before and outside any engine.
+  const anyEngine = defaultEngineOnly(engine);
+  const anyEngineBlock = defaultEngineOnly(engine, describe);
   afterEach(killAll);
 
-  describe(`${runtime}: configuration`, () => {
+  anyEngineBlock(`${name}: configuration`, () => {
     test("--print-config shows the four layers: file, UNICORN_<NAME>, UNICORN_CMD_ARGS and cli", async () => {
       const server = start(["--print-config", "--graceful-timeout", "13"], {
         env: { UNICORN_BACKLOG: "200", UNICORN_CMD_ARGS: "--timeout 14 -w 3" },
@@ -74,7 +80,7 @@ export function configSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: hooks`, () => {
+  describe(`${name}: hooks`, () => {
     function hookLog(): string {
       return path.join(fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-hooks-")), "hooks.log");
     }
@@ -106,7 +112,7 @@ export function configSuite(runtime: RuntimeName): void {
       expect(server.log).toMatch(/\[ERROR\] The "postRequest" hook failed: Error: a failing postRequest hook/);
     });
 
-    test("INT runs workerInt in the worker; TTIN runs nworkersChanged and preFork", async () => {
+    anyEngine("INT runs workerInt in the worker; TTIN runs nworkersChanged and preFork", async () => {
       const file = hookLog();
       const server = start(["-c", "hooks.config.ts"], { env: { HOOK_LOG: file } });
       await server.ready();

@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEVIATIONS, INVALID, KEEPS_OPEN, type Seen, type Target, VALID } from "../corpus/cases.ts";
 import { sendRaw } from "../helpers/raw.ts";
+import type { Engine } from "./engine.ts";
 import { killSuite, type RuntimeName, Server } from "../helpers/server.ts";
 
-export function corpusSuite(runtime: RuntimeName, engine?: "native" | "node"): void {
+export function corpusSuite(runtime: RuntimeName, engine?: Engine): void {
   const target = (engine ? `${runtime}-${engine}` : runtime) as Target;
   const deviations = DEVIATIONS[target];
   const halfClose = KEEPS_OPEN[target] !== undefined;

@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request, RawConnection } from "../helpers/http.ts";
 import { MAX_UNBOOTED } from "../../src/arbiter/boot-failures.ts";
+import { defaultEngineOnly, type Engine, engineArgs, label } from "./engine.ts";
 import { alive, describeProcess, FIXTURES, killAll, ROOT, type RuntimeName, Server, waitGone, workersOf } from "../helpers/server.ts";
 
 /** Runtimes whose arbiter can hand a socket to workers (see docs/listeners.md). */
@@ -19,15 +20,19 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
-export function behaviourSuite(runtime: RuntimeName): void {
+export function behaviourSuite(runtime: RuntimeName, engine?: Engine): void {
+  const name = label(runtime, engine);
   const start = (args: string[], options?: { env?: Record<string, string>; cwd?: string }) =>
-    new Server(runtime, args, options);
-  const sharedOnly = SHARED.includes(runtime) ? test : test.skip;
-  const onlyNotShared = SHARED.includes(runtime) ? test.skip : test;
-
+    new Server(runtime, [...args, ...engineArgs(engine)], options);
+  // With another engine, only what the engine serves runs again (requests, errors in the app, TERM's
+  // drain, INT's cut); which addresses can be bound, where a worker is spawned, killed or orphaned,
+  // and why a start fails, is the arbiter's and the app loader's work, the same whatever serves.
+  const sharedOnly = defaultEngineOnly(engine, SHARED.includes(runtime) ? test : test.skip);
+  const onlyNotShared = defaultEngineOnly(engine, SHARED.includes(runtime) ? test.skip : test);
+  const anyEngineBlock = defaultEngineOnly(engine, describe);
   afterEach(killAll);
 
-  describe(`${runtime}: serving`, () => {
+  describe(`${name}: serving`, () => {
     test("serves a request and shows the app a standard Request", async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0"]);
       const url = await server.ready();
@@ -127,7 +132,7 @@ export function behaviourSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: errors in the app`, () => {
+  describe(`${name}: errors in the app`, () => {
     test("a throw, a rejection or a non-Response answers 500 without leaking, and the worker keeps serving", async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0"]);
       const url = await server.ready();
@@ -143,7 +148,7 @@ export function behaviourSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: supervision`, () => {
+  anyEngineBlock(`${name}: supervision`, () => {
     test("a worker killed with SIGKILL is logged and replaced", async () => {
       const server = start(["app.ts", "-w", "2", "-b", "127.0.0.1:0"]);
       const url = await server.ready(2);
@@ -170,7 +175,7 @@ export function behaviourSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: orphans`, () => {
+  anyEngineBlock(`${name}: orphans`, () => {
     test("no worker outlives an arbiter SIGKILLed at a random moment: booting, serving or draining", async () => {
       const trials = 10;
       let orphans = 0;
@@ -204,7 +209,7 @@ export function behaviourSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: signals`, () => {
+  describe(`${name}: signals`, () => {
     test("TERM lets an in-flight request finish, then exits 0", async () => {
       const server = start(["app.ts", "-w", "2", "-b", "127.0.0.1:0"]);
       const url = await server.ready(2);
@@ -266,7 +271,7 @@ export function behaviourSuite(runtime: RuntimeName): void {
     }
   });
 
-  describe(`${runtime}: exit codes`, () => {
+  anyEngineBlock(`${name}: exit codes`, () => {
     test("a bad flag exits 2 with one line that names it and points to --help", async () => {
       const server = start(["app.ts", "--workers", "many"]);
       expect((await server.exited()).code).toBe(2);

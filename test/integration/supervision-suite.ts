@@ -5,6 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { request } from "../helpers/http.ts";
 import { Load, type LoadResult } from "../helpers/load.ts";
+import { defaultEngineOnly, type Engine, engineArgs, label } from "./engine.ts";
 import { FIXTURES, killAll, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
 
 /** Runtimes whose workers bind their own SO_REUSEPORT sockets. */
@@ -27,13 +28,21 @@ async function fileMatches(file: string, pattern: RegExp, timeout = 10_000): Pro
   }
 }
 
-export function supervisionSuite(runtime: RuntimeName): void {
+export function supervisionSuite(runtime: RuntimeName, engine?: Engine): void {
+  const name = label(runtime, engine);
   const start = (args: string[], options?: { env?: Record<string, string>; cwd?: string }) =>
-    new Server(runtime, args, options);
+    new Server(runtime, [...args, ...engineArgs(engine)], options);
   // Zero loss on reload needs the kernel to migrate connections queued on a closing SO_REUSEPORT socket.
   const zeroLoss = !REUSE_PORT.includes(runtime) || MIGRATES ? test : test.skip;
   const zeroLossName = REUSE_PORT.includes(runtime) ? " (reuse-port: needs net.ipv4.tcp_migrate_req=1)" : "";
 
+  // With another engine, only what the engine takes part in runs again: --request-timeout's 503, a HUP
+  // under load (the old workers' drain, the new ones binding beside them), --max-requests (counted
+  // per request, then a drain) and the access log. Heartbeats, boot deadlines, crash backoff, scaling,
+  // USR2 (the same drain as HUP's), readiness, --reload, pidfiles, USR1 and privileges are the
+  // arbiter's and the worker's own, the same whatever serves the requests.
+  const anyEngine = defaultEngineOnly(engine);
+  const anyEngineBlock = defaultEngineOnly(engine, describe);
   afterEach(killAll);
 
   /** Zero failed requests; on Deno a handful at most (see the runtime table in README). */
@@ -48,8 +57,8 @@ export function supervisionSuite(runtime: RuntimeName): void {
     expect(result.failed).toBe(0);
   };
 
-  describe(`${runtime}: hung and slow workers`, () => {
-    test("a worker whose event loop blocks is aborted after --timeout, killed a second later, and replaced (within --timeout + 3 s: a tick to notice, the grace, a tick to kill)", async () => {
+  describe(`${name}: hung and slow workers`, () => {
+    anyEngine("a worker whose event loop blocks is aborted after --timeout, killed a second later, and replaced (within --timeout + 3 s: a tick to notice, the grace, a tick to kill)", async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-t", "1", "--boot-timeout", "30"]).allow(/WORKER TIMEOUT/);
       const url = await server.ready();
       const [victim] = server.workerPids();
@@ -63,7 +72,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       expect((await request(`${url}/pid`)).body).not.toBe(String(victim));
     });
 
-    test("--boot-timeout kills a worker that is still loading the app", async () => {
+    anyEngine("--boot-timeout kills a worker that is still loading the app", async () => {
       const server = start(["slow-boot.ts", "-b", "127.0.0.1:0", "--boot-timeout", "1"]).allow(/WORKER TIMEOUT/);
       const [, pid] = await server.waitFor(/WORKER TIMEOUT \(pid:(\d+)\): not serving 1 s after start/);
       // The worker runs its SIGABRT handler (its loop is free) and exits 1, or is killed after a grace.
@@ -82,7 +91,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: reload and scaling`, () => {
+  describe(`${name}: reload and scaling`, () => {
     zeroLoss(`HUP under continuous load starts new workers and fails no request (Deno: at most a handful)${zeroLossName}`, async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2"]);
       const url = await server.ready(2);
@@ -103,7 +112,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       expect([...pids].map(Number).every((pid) => fresh.includes(pid))).toBe(true);
     });
 
-    test("HUP with a broken app keeps the old workers serving", async () => {
+    anyEngine("HUP with a broken app keeps the old workers serving", async () => {
       const dir = tempDir();
       const config = path.join(dir, "unicorn.config.json");
       fs.writeFileSync(config, JSON.stringify({ app: path.join(FIXTURES, "app.ts") }));
@@ -119,7 +128,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       expect(server.child.exitCode).toBe(null);
     });
 
-    test("TTIN adds a worker and TTOU retires the oldest", async () => {
+    anyEngine("TTIN adds a worker and TTOU retires the oldest", async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2"]);
       await server.ready(2);
       const [oldest] = server.workerPids();
@@ -149,7 +158,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       expect(server.workerPids().length).toBeGreaterThanOrEqual(2);
     });
 
-    test("a worker that keeps crashing after boot is respawned with growing delays", async () => {
+    anyEngine("a worker that keeps crashing after boot is respawned with growing delays", async () => {
       const server = start(["crash-after-boot.ts", "-b", "127.0.0.1:0"]);
       await server.waitFor(/respawning in 0\.25 s \(crash 1 in a row\)/);
       await server.waitFor(/respawning in 0\.50 s \(crash 2 in a row\)/);
@@ -158,7 +167,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: binary upgrade and socket activation`, () => {
+  anyEngineBlock(`${name}: binary upgrade and socket activation`, () => {
     zeroLoss(`USR2 starts a new arbiter on the same sockets, and TERM to the old one fails no request (Deno: at most a handful)${zeroLossName}`, async () => {
       const pidfile = path.join(tempDir(), "unicorn.pid");
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-w", "2", "-p", pidfile]);
@@ -192,7 +201,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
       const port = (probe.address() as { port: number }).port;
       await new Promise((resolve) => probe.close(resolve));
-      const server = new Server(runtime, ["app.ts", "-w", "2"], {
+      const server = new Server(runtime, ["app.ts", "-w", "2", ...engineArgs(engine)], {
         wrap: ["/usr/bin/systemd-socket-activate", "-l", `127.0.0.1:${port}`],
       });
       await server.waitFor(/Listening on 127\.0\.0\.1:\d+ as 3/);
@@ -207,7 +216,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: systemd readiness`, () => {
+  anyEngineBlock(`${name}: systemd readiness`, () => {
     const tools = ["/usr/bin/systemd-notify", "/usr/bin/python3"].every((f) => fs.existsSync(f)) ? test : test.skip;
     tools("READY=1 once the workers serve, RELOADING=1 then READY=1 on HUP, STOPPING=1 on TERM, from the arbiter's pid (needs systemd-notify and python3)", async () => {
       const socketPath = path.join(tempDir(), "notify.sock");
@@ -250,7 +259,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: development reload`, () => {
+  anyEngineBlock(`${name}: development reload`, () => {
     test("--reload restarts the workers when a source file changes, and they serve the new code", async () => {
       const dir = tempDir();
       const app = path.join(dir, "app.ts");
@@ -277,7 +286,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: logs and pidfile`, () => {
+  describe(`${name}: logs and pidfile`, () => {
     test("--access-logfile - writes one escaped line per request in Gunicorn's format, or JSON", async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0", "--access-logfile", "-",
         "--access-logformat", '%(h)s "%(r)s" %(s)s %(b)s "%({x-test}i)s" %(p)s']);
@@ -293,13 +302,13 @@ export function supervisionSuite(runtime: RuntimeName): void {
       expect(JSON.parse(entry)).toMatchObject({ method: "GET", path: "/throw", status: 500, remote: "127.0.0.1" });
     });
 
-    test("a bad --access-logformat exits 2 naming the atom", async () => {
+    anyEngine("a bad --access-logformat exits 2 naming the atom", async () => {
       const server = start(["app.ts", "--access-logformat", "%(nope)s"]);
       expect((await server.exited()).code).toBe(2);
       expect(server.log).toMatch(/Invalid value for "--access-logformat": unknown atom "%\(nope\)s"/);
     });
 
-    test("USR1 reopens the error log in the arbiter and the workers", async () => {
+    anyEngine("USR1 reopens the error log in the arbiter and the workers", async () => {
       const dir = tempDir();
       const logFile = path.join(dir, "error.log");
       const server = start(["app.ts", "-b", "127.0.0.1:0", "--error-logfile", logFile]);
@@ -315,7 +324,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
       await fileMatches(logFile, /Error handling request GET \/throw/);
     });
 
-    test("-p writes the arbiter's pid and removes the file at exit", async () => {
+    anyEngine("-p writes the arbiter's pid and removes the file at exit", async () => {
       const pidfile = path.join(tempDir(), "unicorn.pid");
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-p", pidfile]);
       await server.ready();
@@ -326,7 +335,7 @@ export function supervisionSuite(runtime: RuntimeName): void {
     });
   });
 
-  describe(`${runtime}: privileges`, () => {
+  anyEngineBlock(`${name}: privileges`, () => {
     const asRoot = process.getuid?.() === 0 ? test : test.skip;
     asRoot("-u and -g run workers as that user and group, without root's supplementary groups (needs root)", async () => {
       const server = start(["app.ts", "-b", "127.0.0.1:0", "-u", "nobody", "-g", "nogroup"]);
