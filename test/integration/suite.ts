@@ -324,7 +324,7 @@ export function behaviourSuite(runtime: RuntimeName, engine?: Engine): void {
       expect((await wrongShape.exited()).code).toBe(4);
       expect((await wrongName.exited()).code).toBe(4);
       expect(missingFile.log).toMatch(/Cannot load app "no-such-file.ts": no file at/);
-      expect(wrongShape.log).toMatch(/"default" is an object with keys port; expected an object with a fetch/);
+      expect(wrongShape.log).toMatch(/Cannot load app "not-an-app\.ts": "default": it is an object with keys port; expected a Fetch handler/);
       expect(wrongName.log).toMatch(/the module has no export "nope" \(it exports default\)/);
     });
 
