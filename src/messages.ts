@@ -4,6 +4,7 @@
  */
 import type { BindAddress } from "./config/bind.ts";
 import type { Engine, HttpSettings } from "./http/types.ts";
+import type { WorkerStats } from "./worker/stats.ts";
 import type { Config } from "./config/settings.ts";
 
 /** A listener as a worker receives it. */
@@ -22,20 +23,25 @@ export type Message =
   /** The worker cannot boot: why, said once by the arbiter rather than by every worker. Sent before exiting 3 or 4. */
   | { type: "failed"; message: string }
   /** Sent from a timer on the worker's event loop: a blocked loop misses it. */
-  | { type: "heartbeat"; requests: number; rss: number }
+  | { type: "heartbeat"; requests: number; rss: number; stats?: WorkerStats }
   /** The worker reached its --max-requests and asks to be replaced. */
   | { type: "recycle"; requests: number }
   /** The worker's server stopped accepting (descriptors ran out, on an engine that does not recover). */
   | { type: "stuck"; reason: string }
   /** The worker has stopped accepting and is finishing its requests. */
   | { type: "draining" }
-  /** From the arbiter: stop gracefully. */
-  | { type: "stop" }
+  /**
+   * From the arbiter: stop gracefully; first, for `delay` seconds (a whole-server stop with
+   * --shutdown-delay), serve on with the health path answering 503.
+   */
+  | { type: "stop"; delay?: number }
   /** From the arbiter: reopen the log file (USR1). */
   | { type: "reopen-logs" };
 
 /** The settings a worker reads as the table gives them (the rest it gets resolved). */
-type WorkerSettings = Readonly<Pick<Config, "backlog" | "timeout" | "requestTimeout" | "errorLog" | "accessLogFormat" | "gracefulTimeout" | "logLevel">>;
+type WorkerSettings = Readonly<
+  Pick<Config, "backlog" | "timeout" | "requestTimeout" | "errorLog" | "accessLogFormat" | "gracefulTimeout" | "logLevel" | "healthPath" | "procName">
+>;
 
 /** What the arbiter passes to a worker, as JSON in `UNICORN_WORKER`. */
 export interface WorkerSpec extends WorkerSettings {

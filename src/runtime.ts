@@ -195,12 +195,15 @@ export interface ServeOptions {
   readonly onStopped: (reason: string) => void;
 }
 
-/** A two-way message channel between the arbiter and one worker. */
-export interface Channel {
-  send(message: Message): void;
+/**
+ * A two-way channel of JSON messages, one per line, over a unix socket: between the arbiter and one
+ * worker (`Message`), or between the arbiter and `unicorn ctl` (src/arbiter/control-socket.ts).
+ */
+export interface Channel<T = Message> {
+  send(message: T): void;
   /** Sends what is queued, then closes; resolves once the other side has it all (or after a short wait). */
   end(): Promise<void>;
-  onMessage(listener: (message: Message) => void): void;
+  onMessage(listener: (message: T) => void): void;
   /** Called once when the other side goes away, the arbiter's death included. */
   onClose(listener: () => void): void;
   close(): void;
@@ -296,12 +299,33 @@ export interface Host {
   acceptQueue(): number | undefined;
   /** Seconds since some fixed point, never going backwards. */
   monotonic(): number;
-  listenControl(path: string, onChannel: (channel: Channel) => void): Promise<ControlServer>;
+  listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void): Promise<ControlServer>;
   makeTempDir(prefix: string): string;
   /** The folders in the temp folder whose names start with `prefix`, as full paths. */
   tempDirs(prefix: string): string[];
   removePath(path: string): void;
-  connectControl(path: string): Promise<Channel>;
+  connectControl<T = Message>(path: string): Promise<Channel<T>>;
+  /** The folder for this user's runtime files: `$XDG_RUNTIME_DIR`, else the temp folder. */
+  runtimeFolder(): { readonly path: string; readonly shared: boolean };
+  /** This process's user id, where the platform has one. */
+  uid(): number | undefined;
+  /** Creates a folder (and its parents) that only its owner may enter; throws when it cannot. */
+  makePrivateFolder(path: string): void;
+  /** Sets a file's permission bits. */
+  chmod(path: string, mode: number): void;
+  /** The names of the files in a folder; empty when it cannot be read. */
+  listFolder(path: string): string[];
+  /** Sets the process title (`ps`, `top`), where the runtime can; false where it cannot. */
+  setTitle(title: string): boolean;
+  /** Sends one UDP datagram (StatsD); errors are passed to `onError`, never thrown. */
+  sendUdp(host: string, port: number, data: string, onError: (error: unknown) => void): void;
+  /** Connections waiting in the accept queues of every listening socket on these TCP ports (Linux), when known. */
+  listenQueue(ports: readonly number[]): number | undefined;
+  /** Serves plain HTTP GETs on `address` with `handler` (the arbiter's metrics endpoint). */
+  serveHttp(
+    address: BindAddress,
+    handler: (path: string) => { status: number; type: string; body: string },
+  ): Promise<ControlServer & { readonly port: number | undefined }>;
   resolvePath(base: string, path: string): string;
   /** The file path a `file:` URL names (percent-decoded, as the runtime converts it). */
   fileFromUrl(url: string): string;

@@ -7,8 +7,8 @@ import net from "node:net";
 import type { Message } from "../../src/messages.ts";
 import type { Channel, ControlServer } from "../../src/runtime.ts";
 
-function channelOf(socket: net.Socket): Channel {
-  const listeners: Array<(message: Message) => void> = [];
+function channelOf<T = Message>(socket: net.Socket): Channel<T> {
+  const listeners: Array<(message: T) => void> = [];
   let buffered = "";
   let closed = false;
   socket.setEncoding("utf8");
@@ -19,9 +19,9 @@ function channelOf(socket: net.Socket): Channel {
       const line = buffered.slice(0, end);
       buffered = buffered.slice(end + 1);
       if (line === "") continue;
-      let message: Message;
+      let message: T;
       try {
-        message = JSON.parse(line) as Message;
+        message = JSON.parse(line) as T;
       } catch {
         continue;
       }
@@ -63,10 +63,10 @@ function channelOf(socket: net.Socket): Channel {
   };
 }
 
-/** Listens on `path` for workers. */
-export function listenControl(path: string, onChannel: (channel: Channel) => void): Promise<ControlServer> {
+/** Listens on `path` for workers (or `unicorn ctl`). */
+export function listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void): Promise<ControlServer> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer((socket) => onChannel(channelOf(socket)));
+    const server = net.createServer((socket) => onChannel(channelOf<T>(socket)));
     server.once("error", reject);
     server.listen(path, () => {
       server.off("error", reject);
@@ -78,11 +78,11 @@ export function listenControl(path: string, onChannel: (channel: Channel) => voi
 }
 
 /** Connects a worker to its arbiter. */
-export function connectControl(path: string): Promise<Channel> {
+export function connectControl<T = Message>(path: string): Promise<Channel<T>> {
   return new Promise((resolve, reject) => {
     const socket = net.createConnection(path, () => {
       socket.off("error", reject);
-      resolve(channelOf(socket));
+      resolve(channelOf<T>(socket));
     });
     socket.once("error", reject);
   });

@@ -4,12 +4,16 @@
  * implement the same way for what unicorn uses.
  */
 import { spawn } from "node:child_process";
+import dgram from "node:dgram";
 import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import type { Host, LogFile } from "../../src/runtime.ts";
+import type { BindAddress } from "../../src/config/bind.ts";
+import type { ControlServer, Host, LogFile } from "../../src/runtime.ts";
 import { connectControl, listenControl } from "./channel.ts";
 import { watchSources } from "./watch.ts";
 
@@ -200,4 +204,103 @@ export const host: Host = {
   listenControl,
   connectControl,
   watchSources,
+  runtimeFolder() {
+    const xdg = process.env.XDG_RUNTIME_DIR;
+    return xdg && path.isAbsolute(xdg) ? { path: xdg, shared: false } : { path: os.tmpdir(), shared: true };
+  },
+  uid: () => (typeof process.getuid === "function" ? process.getuid() : undefined),
+  makePrivateFolder(target) {
+    fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+    const stat = fs.statSync(target);
+    const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+    // A folder of the same name made by another user (in a shared temp folder) is not ours to use.
+    if (uid !== undefined && stat.uid !== uid) throw new Error(`"${target}" belongs to uid ${stat.uid}, not to this user (uid ${uid})`);
+    if ((stat.mode & 0o077) !== 0) fs.chmodSync(target, 0o700);
+  },
+  chmod: (target, mode) => fs.chmodSync(target, mode),
+  listFolder(target) {
+    try {
+      return fs.readdirSync(target);
+    } catch {
+      return [];
+    }
+  },
+  setTitle(title) {
+    // Deno's and Bun's node:process take the title and change neither /proc/PID/cmdline nor comm (measured).
+    if ("Deno" in globalThis || "Bun" in globalThis) return false;
+    process.title = title;
+    return true;
+  },
+  sendUdp,
+  serveHttp,
+  listenQueue(ports) {
+    // The kernel's accept queues of every listening socket on these ports (workers' SO_REUSEPORT ones included).
+    try {
+      const wanted = new Set(ports);
+      let queued = 0;
+      for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+        const lines = fs.readFileSync(table, "utf8").split("\n");
+        for (let i = 1; i < lines.length; i++) {
+          const fields = lines[i]!.trim().split(/\s+/);
+          if (fields[3] !== "0A") continue;
+          const port = parseInt(fields[1]!.split(":")[1]!, 16);
+          if (wanted.has(port)) queued += parseInt(fields[4]!.split(":")[1]!, 16);
+        }
+      }
+      return queued;
+    } catch {
+      return undefined;
+    }
+  },
 };
+
+const udpSockets = new Map<string, dgram.Socket>();
+
+/** One UDP socket per address family, kept for the process's life (unref'd). */
+function sendUdp(host: string, port: number, data: string, onError: (error: unknown) => void): void {
+  const family = net.isIPv6(host) ? "udp6" : "udp4";
+  let socket = udpSockets.get(family);
+  if (!socket) {
+    socket = dgram.createSocket(family);
+    socket.on("error", onError);
+    socket.unref();
+    udpSockets.set(family, socket);
+  }
+  try {
+    socket.send(data, port, host, (error) => error && onError(error));
+  } catch (error) {
+    onError(error);
+  }
+}
+
+/** A small HTTP server for GETs (the arbiter's metrics); not the workers' engine. */
+function serveHttp(
+  address: BindAddress,
+  handler: (path: string) => { status: number; type: string; body: string },
+): Promise<ControlServer & { port: number | undefined }> {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer((req, res) => {
+      const { status, type, body } = req.method === "GET" || req.method === "HEAD"
+        ? handler((req.url ?? "/").split("?")[0]!)
+        : { status: 405, type: "text/plain; charset=utf-8", body: "Method Not Allowed\n" };
+      res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+      res.end(req.method === "HEAD" ? undefined : body);
+    });
+    server.keepAliveTimeout = 5000;
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 10_000;
+    server.once("error", reject);
+    const done = () => {
+      server.off("error", reject);
+      server.unref();
+      const bound = server.address();
+      resolve({
+        close: () => new Promise((closed) => server.close(() => closed())),
+        port: bound !== null && typeof bound === "object" ? bound.port : undefined,
+      });
+    };
+    if (address.kind === "unix") server.listen(address.path, done);
+    else if (address.kind === "tcp") server.listen({ host: address.host, port: address.port }, done);
+    else reject(new Error("cannot serve metrics on an inherited descriptor"));
+  });
+}

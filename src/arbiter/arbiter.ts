@@ -30,6 +30,11 @@ import { watchSourceFiles } from "./source-watch.ts";
 import { arbiterEnv, spawnSpec, workerEnv, workerSpec, type WorkerLaunch } from "./spawn-spec.ts";
 import { Upgrade } from "./upgrade.ts";
 import { type ReplaceReason, WorkerHandle } from "./worker-handle.ts";
+import { ControlSocket } from "./control-socket.ts";
+import { type ControlState, controlOf } from "./controller.ts";
+import { ServerMetrics, type WorkerView } from "./metrics.ts";
+import { type Observers, startObservers } from "./observers.ts";
+import { controlFolder, controlSocketPath, type ReloadOutcome } from "../ctl/protocol.ts";
 
 /** The signals the arbiter handles (src/arbiter/signals.ts); anything else keeps its default action. */
 export const ARBITER_SIGNALS: readonly SignalName[] = SIGNALS.map((s) => s.signal);
@@ -49,6 +54,7 @@ const LAST_WORDS_MS = 1000;
 
 type Event =
   | { kind: "wake" }
+  | { kind: "task"; task: () => Promise<void> | void }
   | { kind: "source"; file: string }
   | { kind: "signal"; signal: SignalName }
   | { kind: "exit"; pid: number; code: number | null; signal: string | null };
@@ -56,8 +62,10 @@ type Event =
 /** What the arbiter needs from the CLI besides the config. */
 export interface ArbiterOptions {
   configFile?: string;
+  /** Where each setting's value came from (`unicorn ctl config`). */
+  sources?: Record<keyof Config, string>;
   /** Reads the configuration again, for HUP. */
-  reloadConfig?: () => Promise<{ config: Config; configFile: string | undefined }>;
+  reloadConfig?: () => Promise<{ config: Config; configFile: string | undefined; sources?: Record<keyof Config, string> }>;
   /** Reopens the log files, for USR1. */
   reopenLogs?: () => void;
 }
@@ -106,6 +114,14 @@ export class Arbiter {
   #appLogged: string | undefined;
   /** The package manager that started this arbiter (npx, npm start) and does not pass signals on. */
   #launcher: Launcher | undefined;
+  /** Requests, restarts and reloads, for `unicorn ctl`, Prometheus and StatsD. */
+  readonly #metrics = new ServerMetrics();
+  #sources: Record<keyof Config, string> | undefined;
+  #startedAt = 0;
+  #ctl: ControlSocket | undefined;
+  #observers: Observers | undefined;
+  /** `unicorn ctl reload` callers, told when the reload completes or fails. */
+  #reloadWaiters: Array<(outcome: ReloadOutcome) => void> = [];
 
   constructor(runtime: Runtime, config: Config, log: Logger, options: ArbiterOptions = {}) {
     this.runtime = runtime;
@@ -114,6 +130,7 @@ export class Arbiter {
     this.numWorkers = config.workers;
     this.#options = options;
     this.#configFile = options.configFile;
+    this.#sources = options.sources;
     this.#upgrade = new Upgrade(runtime, log);
     this.#readiness = new Readiness((fields, onError) => runtime.notify(fields, onError), log);
     const arbiter = this;
@@ -166,6 +183,21 @@ export class Arbiter {
       throw new UnicornError(`Cannot start the control socket: ${messageOf(error)}`, ExitCode.INTERNAL);
     }
     this.#giveToWorkers(this.#controlDir, `${this.#controlDir}/control.sock`);
+    this.#startedAt = runtime.monotonic();
+    if (this.config.procName && !runtime.setTitle(`unicorn: arbiter [${this.config.procName}]`)) {
+      log.info(`--name: ${runtime.name} cannot set the process title`);
+    }
+    if (!this.config.noControlSocket) {
+      // Named after the address bound (port 0 replaced by the port chosen), unless --name says otherwise.
+      const path = controlSocketPath(runtime, { ...this.config, bind: serve.map((l) => l.address) });
+      this.#ctl = new ControlSocket(runtime, log, path, controlOf(this));
+      await this.#ctl.open(this.config.controlSocketMode, this.config.controlSocket ? undefined : controlFolder(runtime),
+        this.#upgrade.predecessor !== undefined);
+    }
+    this.#observers = await startObservers(runtime, this.config, log, {
+      metrics: () => this.metricsText(),
+      statsd: () => ({ total: this.#metrics.total(this.workerViews()), workers: this.workers.size }),
+    });
     if (this.#ids.uid !== undefined || this.#ids.gid !== undefined) {
       log.info(`Workers run as uid ${this.#ids.uid ?? "(unchanged)"}, gid ${this.#ids.gid ?? "(unchanged)"}`);
     }
@@ -266,6 +298,7 @@ export class Arbiter {
       if (event.kind === "signal") await this.#dispatch(event.signal);
       else if (event.kind === "exit") await this.reapWorker(event.pid, event.code, event.signal);
       else if (event.kind === "source") await this.#sourceChanged(event.file);
+      else if (event.kind === "task") await event.task();
     }
     if (this.#exitCode !== undefined) return;
     if (this.#stop) return this.#progressStop();
@@ -376,7 +409,7 @@ export class Arbiter {
     const previousFile = this.#configFile;
     if (this.#options.reloadConfig) {
       try {
-        const { config, configFile } = await this.#options.reloadConfig();
+        const { config, configFile, sources } = await this.#options.reloadConfig();
         const http = resolveHttpSettings(this.runtime, config);
         if (JSON.stringify(config.bind) !== JSON.stringify(previous.config.bind)) {
           this.log.warning("The listeners changed in the config; a reload keeps the current ones: restart to rebind");
@@ -384,9 +417,11 @@ export class Arbiter {
         this.config = { ...config, bind: previous.config.bind };
         this.#http = http;
         this.#configFile = configFile;
+        this.#sources = sources ?? this.#sources;
         this.log.setLevel(config.logLevel);
       } catch (error) {
         this.log.error(`Reload failed: ${messageOf(error)}; keeping the current config and workers`);
+        this.#reloaded({ outcome: "failed", reason: `${messageOf(error)}; keeping the current config and workers` });
         return;
       }
     }
@@ -420,11 +455,58 @@ export class Arbiter {
 
   #beginStop(graceful: boolean, seconds: number): void {
     this.#readiness.stopping(graceful);
-    this.#stop = { graceful, deadline: this.runtime.monotonic() + seconds, killed: false };
+    // --shutdown-delay: a graceful stop first serves on, the health path answering 503, so that load
+    // balancers stop sending before the listeners close.
+    const delay = graceful ? this.config.shutdownDelay : 0;
+    this.#stop = { graceful, deadline: this.runtime.monotonic() + delay + seconds, killed: false };
     // A new arbiter (USR2) serves the same unix sockets: leave their paths.
-    for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
-    for (const worker of this.workers.values()) worker.stop(graceful);
+    const close = () => {
+      for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
+    };
+    if (delay > 0) setTimeout(close, delay * 1000);
+    else close();
+    for (const worker of this.workers.values()) worker.stop(graceful, delay);
+    for (const waiter of this.#reloadWaiters.splice(0)) waiter({ outcome: "failed", reason: "the server is stopping" });
     this.#progressStop();
+  }
+
+  #reloaded(outcome: ReloadOutcome): void {
+    this.#metrics.reloaded(outcome.outcome === "complete");
+    for (const waiter of this.#reloadWaiters.splice(0)) waiter(outcome);
+  }
+
+  /** The live workers as the metrics and `unicorn ctl` see them. */
+  workerViews(): WorkerView[] {
+    const now = this.runtime.monotonic();
+    return [...this.workers.values()].map((w) => w.view(now));
+  }
+
+  /** The Prometheus exposition of the whole server. */
+  metricsText(): string {
+    const ports = (this.listeners?.serve ?? []).flatMap((l) => (l.address.kind === "tcp" ? [l.address.port] : []));
+    const backlog = this.config.enableBacklogMetric ? this.runtime.listenQueue(ports) : undefined;
+    return this.#metrics.prometheus({ workers: this.workerViews(), backlog });
+  }
+
+  /** What `unicorn ctl` reads and does (src/arbiter/control-socket.ts). */
+  get controlState(): ControlState {
+    return {
+      startedAt: this.#startedAt,
+      generation: this.#reloads.generation,
+      reloading: this.#reloads.underWay !== undefined,
+      stopping: this.#stop !== undefined,
+      engine: this.runtime.capabilities.engines[this.#http!.engine] ?? this.#http!.engine,
+      metrics: this.#metrics,
+      sources: this.#sources,
+      reload: () =>
+        new Promise<ReloadOutcome>((resolve) => {
+          if (this.#stop) return resolve({ outcome: "failed", reason: "the server is stopping" });
+          this.#reloadWaiters.push(resolve);
+          this.#enqueue({ kind: "signal", signal: "SIGHUP" });
+        }),
+      enqueue: (signal) => this.#enqueue({ kind: "signal", signal }),
+      run: (task) => this.#enqueue({ kind: "task", task }),
+    };
   }
 
   #progressStop(): void {
@@ -452,6 +534,8 @@ export class Arbiter {
     if (failed) await this.#lastWords(worker);
     this.workers.delete(pid);
     const expected = worker.state === "retiring" || this.#stop !== undefined;
+    const reason = this.#stop ? undefined : worker.abortedAt !== undefined ? "timeout" : worker.replace ?? (expected ? undefined : "crash");
+    this.#metrics.workerGone(worker.stats, reason);
     if (signal !== null) {
       const line = `Worker (pid:${pid}) was sent ${signal}!`;
       if (signal === "SIGKILL" && worker.killedAt === undefined) this.log.error(`${line} Perhaps out of memory?`);
@@ -494,6 +578,7 @@ export class Arbiter {
   #abortReload(reason: string, code: number): void {
     const { generation, rollback } = this.#reloads.abort();
     this.log.error(`Reload failed: ${reason} (exit code ${code}); the previous workers keep serving`);
+    this.#reloaded({ outcome: "failed", reason: `${reason} (exit code ${code}); the previous workers keep serving` });
     this.#bootFailures.resetCount();
     this.config = rollback.config.config;
     this.#http = rollback.config.http;
@@ -578,6 +663,7 @@ export class Arbiter {
     if (done) {
       // Tests wait for this line.
       this.log.info(`Reload complete: ${done.serving} workers of generation ${done.generation} serving, ${done.ms} ms after HUP`);
+      this.#reloaded({ outcome: "complete", ...done });
     }
     const serving = [...this.workers.values()].filter((w) => w.state === "serving").length;
     this.#readiness.check(serving, this.numWorkers, this.#reloads.underWay !== undefined);
@@ -655,7 +741,7 @@ export class Arbiter {
         // A new worker serving may let an old one retire now rather than at the next tick.
         return this.#enqueue({ kind: "wake" });
       case "heartbeat": {
-        worker.beat(now, message.requests, message.rss);
+        worker.beat(now, message.requests, message.rss, message.stats);
         const limit = this.config.maxWorkerMemory * 1024 * 1024;
         if (limit > 0 && message.rss > limit) {
           this.#replace(worker, "memory", `uses ${Math.round(message.rss / 1048576)} MiB, over --max-worker-memory`);
@@ -719,6 +805,9 @@ export class Arbiter {
   #cleanup(): void {
     for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
     void this.#control?.close();
+    // A new arbiter (USR2) took the control socket's path over.
+    void this.#ctl?.close(this.#upgrade.successor === undefined);
+    void this.#observers?.close();
     if (this.#controlDir) this.runtime.removePath(this.#controlDir);
     this.#removePidfile?.();
     this.#stopWatching?.();

@@ -69,6 +69,8 @@ export function workerSpec(runtime: SpawnRuntime, launch: WorkerLaunch, random: 
     errorLog: config.errorLog,
     accessLog: config.accessLog ?? null,
     accessLogFormat: config.accessLogFormat,
+    healthPath: config.healthPath,
+    procName: config.procName,
     http: launch.http,
     ...(launch.loader ? { loader: launch.loader } : {}),
   };

@@ -7,6 +7,8 @@
  *   any state: abort (SIGABRT, a missed heartbeat or a slow boot), kill (SIGKILL)
  */
 import type { Channel, SignalName, WorkerProcess } from "../runtime.ts";
+import type { WorkerStats } from "../worker/stats.ts";
+import type { WorkerView } from "./metrics.ts";
 
 /** A worker's life as the arbiter tracks it. */
 export type WorkerState = "booting" | "serving" | "retiring";
@@ -42,6 +44,10 @@ export class WorkerHandle {
   requests = 0;
   /** Resident memory in bytes, from the last heartbeat. */
   rss = 0;
+  /** The request counts of its last heartbeat. */
+  stats: WorkerStats | undefined;
+  /** The share of the last heartbeat interval it had a request in flight. */
+  busy = 0;
   channel: Channel | undefined;
   /** Set when a younger worker should take its place; it keeps serving until one does. */
   replace: ReplaceReason | undefined;
@@ -90,10 +96,31 @@ export class WorkerHandle {
   }
 
   /** A heartbeat came, with the worker's counts. */
-  beat(now: number, requests: number, rss: number): void {
+  beat(now: number, requests: number, rss: number, stats?: WorkerStats): void {
+    if (stats) {
+      // The share of the time since the last heartbeat with a request in flight.
+      const previous = this.stats;
+      const elapsed = now - this.lastHeartbeat;
+      if (previous && elapsed > 0) this.busy = Math.min(1, Math.max(0, (stats.busySeconds - previous.busySeconds) / elapsed));
+      this.stats = stats;
+    }
     this.lastHeartbeat = now;
     this.requests = requests;
     this.rss = rss;
+  }
+
+  /** The worker as the metrics and `unicorn ctl` see it. */
+  view(now: number): WorkerView {
+    return {
+      pid: this.pid,
+      id: this.id,
+      state: this.state,
+      age: now - this.spawnedAt,
+      heartbeatAge: now - this.lastHeartbeat,
+      rss: this.rss,
+      busy: this.busy,
+      stats: this.stats,
+    };
   }
 
   /** Asks it to finish its requests and exit (SIGTERM); false when it is retiring already. */
@@ -106,9 +133,11 @@ export class WorkerHandle {
   }
 
   /** The arbiter stops: gracefully (SIGTERM) or at once (SIGQUIT). */
-  stop(graceful: boolean): void {
+  /** Stops it; a graceful stop with a delay (--shutdown-delay) is asked by message, the worker serving on meanwhile. */
+  stop(graceful: boolean, delay = 0): void {
     this.state = "retiring";
-    this.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
+    if (graceful && delay > 0 && this.channel) this.channel.send({ type: "stop", delay });
+    else this.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
   }
 
   /** It said it is draining (it stopped accepting) by itself. */

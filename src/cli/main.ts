@@ -3,6 +3,7 @@ import { resolveHttpSettings } from "../arbiter/http-config.ts";
 import { Arbiter } from "../arbiter/arbiter.ts";
 import { findConfigFile, loadConfigFile } from "../config/file.ts";
 import { printConfig } from "../config/print.ts";
+import { runCtl } from "../ctl/client.ts";
 import { parseArgs, type Resolved, resolveConfig, splitArgs } from "../config/resolve.ts";
 import { ExitCode, isPermissionError, messageOf, permissionError, stackOf, UnicornError, usageError } from "../errors.ts";
 import { compileAccessFormat } from "../http/access-log.ts";
@@ -52,6 +53,8 @@ async function checkConfig(runtime: Runtime, resolved: Resolved, log: Logger): P
 
 /** Runs `unicorn [OPTIONS] APP` on `runtime` and exits the process. */
 export async function main(runtime: Runtime): Promise<never> {
+  // `unicorn ctl ...` talks to a running server; it never starts one.
+  if (runtime.args()[0] === "ctl") return runtime.exit(await runCtl(runtime, runtime.args().slice(1)));
   let resolved: Resolved;
   let configFile: string | undefined;
   try {
@@ -92,11 +95,12 @@ export async function main(runtime: Runtime): Promise<never> {
       ? await checkConfig(runtime, resolved, log)
       : await new Arbiter(runtime, config, log, {
         configFile,
+        sources: resolved.sources,
         reopenLogs: () => log.reopen(),
         reloadConfig: async () => {
           const again = await resolve(runtime, true);
           for (const warning of again.resolved.warnings) log.warning(warning);
-          return { config: again.resolved.config, configFile: again.configFile };
+          return { config: again.resolved.config, configFile: again.configFile, sources: again.resolved.sources };
         },
       }).run();
   } catch (caught) {

@@ -6,8 +6,9 @@ import { EXIT_CODE_MEANINGS } from "../errors.ts";
 export function usage(): string {
   const lines = [
     "Usage: unicorn [OPTIONS] APP",
+    "       unicorn ctl [--socket PATH | --name NAME] [--json] COMMAND   (talk to a running server: unicorn ctl --help)",
     "",
-    "A pre-fork HTTP server for Fetch-API applications on Node, Bun and Deno.",
+    "A pre-fork HTTP server for Fetch-API and Node-style (Express, Koa, Fastify) applications on Node, Bun and Deno.",
     "APP is path/to/module.ts (its default export), module.ts:name, or module.ts:factory().",
     "Every option also reads UNICORN_<NAME> and UNICORN_CMD_ARGS; see docs/settings.md.",
     "",

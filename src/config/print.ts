@@ -14,10 +14,19 @@ function show(name: keyof Config, value: unknown): string {
   return String(value);
 }
 
+/** Every setting with its value shown as text and where it came from; `mask` hides environment values. */
+export function configRows(resolved: Resolved, mask = false): Array<{ name: string; value: string; source: string }> {
+  return SETTINGS.filter((s) => s.section !== "Server hooks" || resolved.config[s.name] !== undefined).map((s) => {
+    let value = resolved.config[s.name];
+    // -e KEY=VALUE often carries secrets: the keys are shown, not the values.
+    if (mask && s.name === "env") value = (value as string[]).map((pair) => `${pair.slice(0, pair.indexOf("="))}=***`);
+    return { name: s.name, value: show(s.name, value), source: resolved.sources[s.name] };
+  });
+}
+
 /** One line per setting: `name = value  # source`. */
 export function printConfig(resolved: Resolved): string {
-  const rows = SETTINGS.filter((s) => s.section !== "Server hooks" || resolved.config[s.name] !== undefined)
-    .map((s) => [s.name, show(s.name, resolved.config[s.name]), resolved.sources[s.name]] as const);
-  const width = Math.max(...rows.map(([name]) => name.length));
-  return rows.map(([name, value, source]) => `${name.padEnd(width)} = ${value}  # ${source}`).join("\n");
+  const rows = configRows(resolved);
+  const width = Math.max(...rows.map(({ name }) => name.length));
+  return rows.map(({ name, value, source }) => `${name.padEnd(width)} = ${value}  # ${source}`).join("\n");
 }

@@ -91,6 +91,9 @@ export interface Config extends Hooks {
   statsdHost: string | undefined;
   statsdPrefix: string;
   controlSocket: string | undefined;
+  metricsBind: BindAddress | undefined;
+  healthPath: string | undefined;
+  shutdownDelay: number;
   controlSocketMode: number;
   noControlSocket: boolean;
   dogstatsdTags: string;
@@ -257,6 +260,20 @@ function bindItem(text: string): BindAddress {
     return fail((error as Error).message);
   }
 }
+
+/** One address (`--metrics-bind`): as `--bind` takes them. */
+const BIND_ONE = {
+  expected: "an address such as 127.0.0.1:9100, [::1]:9100 or unix:PATH",
+  parse: bindItem,
+  fromFile: (value: unknown) => (typeof value === "string" ? bindItem(value) : fail(BIND_ONE.expected)),
+};
+
+/** A URL path (`--health-path`). */
+const URL_PATH = {
+  expected: "a path starting with /, such as /healthz",
+  parse: (text: string) => (/^\/[^?#\s]*$/.test(text) && text !== "/" ? text : fail(URL_PATH.expected)),
+  fromFile: (value: unknown) => (typeof value === "string" ? URL_PATH.parse(value) : fail(URL_PATH.expected)),
+};
 
 function ipList(text: string): string[] {
   return text.split(",").map((s) => s.trim()).filter(Boolean);
@@ -645,9 +662,8 @@ const ROWS = [
     section: "Process",
     flags: ["-n", "--name"],
     metavar: "NAME",
-    doc: "The process title: unicorn: master [NAME] and unicorn: worker [NAME].",
+    doc: "The process title: unicorn: arbiter [NAME] and unicorn: worker [NAME] (Node and Bun; Deno cannot set it); also names the default control socket.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "pidfile",
@@ -705,9 +721,8 @@ const ROWS = [
     section: "Metrics",
     flags: ["--statsd-host"],
     metavar: "HOST:PORT",
-    doc: "Send StatsD metrics (requests, durations, status codes, workers) to this address.",
+    doc: "Send StatsD metrics (Gunicorn's names: requests, request.duration, request.status.Nxx, workers) over UDP to this address, once a second.",
     default: undefined,
-    active: false,
   }),
   define(TEXT, {
     name: "statsdPrefix",
@@ -717,16 +732,15 @@ const ROWS = [
     doc: "A prefix for every StatsD metric name.",
     default: "",
     defaultText: "none",
-    active: false,
   }),
   define(TEXT, {
     name: "controlSocket",
     section: "Control socket",
     flags: ["--control-socket"],
     metavar: "PATH",
-    doc: "A unix socket on which unicornctl can inspect and steer the arbiter.",
+    doc: "The unix socket `unicorn ctl` talks to (mode --control-socket-mode, in a folder only its owner can enter). " +
+      "Default: $XDG_RUNTIME_DIR/unicorn/NAME.ctl (or the temp folder's unicorn-UID/), NAME being --name or the first address.",
     default: undefined,
-    active: false,
   }),
   define(HEADER_MAP, {
     name: "secureSchemeHeaders",
@@ -763,15 +777,13 @@ const ROWS = [
     doc: "DogStatsD tags (k:v,k2:v2) added to every metric.",
     default: "",
     defaultText: "none",
-    active: false,
   }),
   define(SWITCH, {
     name: "enableBacklogMetric",
     section: "Metrics",
     flags: ["--enable-backlog-metric"],
-    doc: "Report the listen queue's length (Linux) as a metric.",
+    doc: "Report the length of the listeners' accept queues (Linux) as a metric (Prometheus, StatsD).",
     default: false,
-    active: false,
   }),
   define(OCTAL, {
     name: "controlSocketMode",
@@ -781,7 +793,6 @@ const ROWS = [
     doc: "The permissions of the control socket.",
     default: 0o600,
     defaultText: "600",
-    active: false,
   }),
   define(SWITCH, {
     name: "noControlSocket",
@@ -789,7 +800,30 @@ const ROWS = [
     flags: ["--no-control-socket"],
     doc: "Do not create the control socket.",
     default: false,
-    active: false,
+  }),
+  define(BIND_ONE, {
+    name: "metricsBind",
+    section: "Metrics",
+    flags: ["--metrics-bind"],
+    metavar: "ADDRESS",
+    doc: "Serve Prometheus metrics, aggregated over the workers by the arbiter, at http://ADDRESS/metrics. Off by default.",
+    default: undefined,
+  }),
+  define(URL_PATH, {
+    name: "healthPath",
+    section: "Metrics",
+    flags: ["--health-path"],
+    metavar: "PATH",
+    doc: "Answer GET PATH (readiness: 200, or 503 once the worker stops) and PATH/live (liveness: 200) before the app. Off by default.",
+    default: undefined,
+  }),
+  define(SECONDS, {
+    name: "shutdownDelay",
+    section: "Timeouts",
+    flags: ["--shutdown-delay"],
+    metavar: "SECONDS",
+    doc: "On TERM, keep serving this long with --health-path answering 503 before the listeners close, so load balancers stop sending first.",
+    default: 0,
   }),
   hook("onStarting", "Arbiter, before the listeners are bound: (server)."),
   hook("whenReady", "Arbiter, once the listeners are bound, before the first workers start: (server)."),

@@ -6,6 +6,8 @@
  * | stage | what it does |
  * | --- | --- |
  * | engine | node:http parses the request and checks its raw head (`RequestPolicy.checkWire`); a refusal never reaches here |
+ * | health | `--health-path` (and PATH/live) answered by unicorn itself: not logged, not counted |
+ * | stats | counts the request once the response is sent (or its connection lost) |
  * | access log | one line once the response is sent (or the connection lost), with the body bytes the engine counted |
  * | policy | applies a trusted proxy's headers (the socket then shows the client: `req.ip`, `ctx.ip`, `request.ip`), bounds a chunked body |
  * | guard | counts the request (`--max-requests`); a throw or a rejected promise answers 500 |
@@ -19,11 +21,15 @@ import type { AccessLog } from "../http/access-log.ts";
 import { BodyLimitError, proxiedInfo, reasonPhrase, type RequestPolicy } from "../http/policy.ts";
 import type { Rejection } from "../http/types.ts";
 import type { Logger } from "../log/logger.ts";
+import type { RequestStats } from "./stats.ts";
 import type { EngineInfo, NodeEngineHandler, NodeListener, NodeRequest, NodeResponse, RemoteAddr } from "../runtime.ts";
 
 /** What the Node-style pipeline is built from: as a Fetch pipeline's parts, with a listener for the app. */
 export interface NodePipelineParts {
   readonly app: NodeListener;
+  readonly stats: RequestStats;
+  readonly healthPath?: string;
+  readonly ready: () => boolean;
   readonly hooks: Hooks;
   readonly worker: WorkerInfo;
   readonly log: Logger;
@@ -145,7 +151,23 @@ export function buildNodePipeline(parts: NodePipelineParts): NodePipeline {
     void call();
   };
 
+  const { stats, healthPath, ready } = parts;
   const handler: NodeEngineHandler = (req, res, info) => {
+    if (healthPath !== undefined && healthPath !== "") {
+      const url = req.url ?? "";
+      const q = url.indexOf("?");
+      const path = q < 0 ? url : url.slice(0, q);
+      if (path === healthPath || path === `${healthPath}/live`) {
+        const ok = path !== healthPath || ready();
+        answer(res, ok ? 200 : 503, ok ? "ok\n" : "stopping\n", false);
+        return;
+      }
+    }
+    const t0 = stats.start();
+    let ended = false;
+    const end = () => ended || ((ended = true), stats.end(t0, req.method ?? "GET", res.statusCode));
+    res.once("finish", end);
+    res.once("close", end);
     let served: EngineInfo = info;
     if (accessLog) logWhenDone(accessLog, req, res, info, () => served.remoteAddr.hostname);
     const fields = info.wire?.fields;

@@ -4,6 +4,8 @@
  * | stage | what it does |
  * | --- | --- |
  * | engine | parses the request; the node:http engine also checks its raw head (`RequestPolicy.checkWire`) and answers a refusal itself, reporting it to `refusedOnWire` |
+ * | health | `--health-path` (and PATH/live) answered by unicorn itself: not logged, not counted |
+ * | stats | counts the request: in flight, then by method, status class and duration (heartbeat, metrics) |
  * | access log | one line per answered request, refusals included (`--access-logfile`) |
  * | policy | refuses what a native engine's Request shows to break the limits or HTTP/1.1 (400, 413, 414, 431, 501, 505), applies a trusted proxy's headers, bounds a chunked body |
  * | guard | counts the request (`--max-requests`); a throw or a value that is not a Response answers 500 |
@@ -26,13 +28,20 @@ import { reasonPhrase, type RequestPolicy } from "../http/policy.ts";
 import { withRequestTimeout } from "../http/request-timeout.ts";
 import type { Rejection } from "../http/types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { FetchHandler, RemoteAddr, ServedApp, WireHead } from "../runtime.ts";
+import type { EngineHandler, FetchHandler, RemoteAddr, ServedApp, WireHead } from "../runtime.ts";
+import type { RequestStats } from "./stats.ts";
 import type { ServableApp } from "./app-loader.ts";
 import { buildNodePipeline } from "./node-pipeline.ts";
 
 /** What the pipeline is built from. */
 export interface PipelineParts {
   readonly app: ServableApp;
+  /** The worker's request counts, for the heartbeat, `unicorn ctl` and the metrics. */
+  readonly stats: RequestStats;
+  /** `--health-path`, answered before anything else; undefined for none. */
+  readonly healthPath?: string;
+  /** Whether the worker takes requests (not stopping): the health path's 200 or 503. */
+  readonly ready: () => boolean;
   readonly hooks: Hooks;
   readonly worker: WorkerInfo;
   readonly log: Logger;
@@ -67,6 +76,56 @@ function withRequestHooks(app: FetchHandler, hooks: Hooks, worker: WorkerInfo, l
   };
 }
 
+/** Counts each request: in flight, then answered, by method, status class and duration. */
+export function counted(next: EngineHandler, stats: RequestStats): EngineHandler {
+  return (request, info) => {
+    const t0 = stats.start();
+    const result = next(request, info);
+    if (result instanceof Promise) {
+      return result.then(
+        (response) => (stats.end(t0, request.method, response.status), response),
+        (error: unknown) => {
+          stats.end(t0, request.method, 500);
+          throw error;
+        },
+      );
+    }
+    stats.end(t0, request.method, result.status);
+    return result;
+  };
+}
+
+/** The path of an absolute URL, without parsing it. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
+/**
+ * `--health-path`: answered by unicorn before anything else (not logged, not counted, never the app's):
+ * PATH is readiness, 200 while the worker takes requests and 503 once it stops (a graceful stop, a
+ * retirement); PATH/live is liveness, 200 whenever the worker answers at all.
+ */
+export function healthAnswer(path: string, healthPath: string, ready: boolean): Response | undefined {
+  if (path === healthPath) {
+    return new Response(ready ? "ok\n" : "stopping\n", {
+      status: ready ? 200 : 503,
+      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+    });
+  }
+  if (path === `${healthPath}/live`) {
+    return new Response("ok\n", { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
+  }
+  return undefined;
+}
+
+function withHealth(next: EngineHandler, healthPath: string | undefined, ready: () => boolean): EngineHandler {
+  if (!healthPath) return next;
+  return (request, info) => healthAnswer(pathOf(request.url), healthPath, ready()) ?? next(request, info);
+}
+
 /** A field of a raw head, by name (the first), for the access log. */
 function rawHeader(head: WireHead | undefined, name: string): string | null {
   const raw = head?.rawHeaders ?? [];
@@ -76,9 +135,11 @@ function rawHeader(head: WireHead | undefined, name: string): string | null {
 
 /** Builds the pipeline in the order the table above gives. */
 export function buildPipeline(parts: PipelineParts): Pipeline {
-  const { log, accessLog, app } = parts;
-  const refused = (rejection: Rejection, peer: RemoteAddr) =>
+  const { log, accessLog, app, stats } = parts;
+  const refused = (rejection: Rejection, peer: RemoteAddr) => {
+    stats.refused(rejection.status);
     log.debug(`Refused a request from ${peer.hostname || peer.transport}: ${rejection.status}, ${rejection.reason}`);
+  };
   let served: ServedApp;
   let requests: () => number;
   if (app.interface === "node") {
@@ -90,7 +151,8 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
     const timed = withRequestTimeout(hooked, parts.requestTimeout, log);
     const guarded = guardApp(timed, log, { limit: parts.maxRequests, onLimit: parts.onLimit });
     const checked = parts.policy.wrap(guarded.handler, (rejection, _request, info) => refused(rejection, info.remoteAddr));
-    served = { interface: "fetch", handler: accessLog ? accessLog.wrap(checked) : checked };
+    const logged = accessLog ? accessLog.wrap(checked) : checked;
+    served = { interface: "fetch", handler: withHealth(counted(logged, stats), parts.healthPath, parts.ready) };
     requests = guarded.requests;
   }
   return {

@@ -15,6 +15,7 @@ import type { Channel, HttpServer, Runtime } from "../runtime.ts";
 import { installRequestIp } from "../http/client.ts";
 import { type LoadedApp, loadApp, notAnApp, type ServableApp, toServable } from "./app-loader.ts";
 import { buildPipeline } from "./pipeline.ts";
+import { RequestStats } from "./stats.ts";
 
 /** How often a worker tells the arbiter it is alive, in ms, for a given `--timeout`. */
 export function heartbeatInterval(timeoutSeconds: number): number {
@@ -153,6 +154,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.warning(`Cannot open the error log "${spec.errorLog}" (${messageOf(error)}); logging to standard error`);
   }
   const worker: WorkerInfo = { id: spec.id, pid: runtime.pid, log };
+  if (spec.procName) runtime.setTitle(`unicorn: worker [${spec.procName}]`);
   let lostOutput = 0;
   runtime.guardOutput((error) => {
     // Said on the 1st, 10th, 100th... loss, as for the access log.
@@ -173,10 +175,15 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     return runtime.exit(code);
   };
   let channel: Channel | undefined;
-  const stop = async () => {
+  const stop = async (delay = 0) => {
     if (stopping) return;
     stopping = true;
     if (!server) return void (await exit(ExitCode.OK));
+    // The health path says 503 at once; load balancers that poll it stop sending before the listener closes.
+    if (delay > 0) {
+      log.info(`Stopping in ${delay} s (--shutdown-delay); the health path answers 503 meanwhile`);
+      await new Promise((resolve) => setTimeout(resolve, delay * 1000));
+    }
     channel?.send({ type: "draining" });
     // Connections that outlive the graceful timeout (a stream, a long poll) do not keep the worker.
     if (spec.gracefulTimeout > 0) {
@@ -232,7 +239,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     leaveAsOrphan(ExitCode.OK);
   });
   channel.onMessage((message) => {
-    if (message.type === "stop") void stop();
+    if (message.type === "stop") void stop(message.delay);
     else if (message.type === "reopen-logs") reopenLogs();
   });
   channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
@@ -259,6 +266,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   }
   log.debug(`Serving ${app.app.what} with ${runtime.capabilities.engines[http.engine]}`);
   const policy = new RequestPolicy(capConnections(http, runtime, log));
+  const stats = new RequestStats();
   let accessLog: AccessLog | undefined;
   if (spec.accessLog) {
     let write: (line: string) => void;
@@ -270,11 +278,15 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     }
     accessLog = new AccessLog(compileAccessFormat(spec.accessLogFormat, runtime.env()), write, runtime.pid, (n, error) => {
       // Said on the 1st, 10th, 100th... failure: a full disk must not flood the error log as well.
+      stats.logFailures++;
       if (Number.isInteger(Math.log10(n))) log.warning(`Cannot write the access log (${n} lines lost so far): ${messageOf(error)}`);
     });
   }
   const pipeline = buildPipeline({
     app: app.app,
+    stats,
+    healthPath: spec.healthPath,
+    ready: () => !stopping,
     hooks,
     worker,
     log,
@@ -308,6 +320,6 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
   setInterval(() => {
     watchAccept();
-    control.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss() });
+    control.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss(), stats: stats.snapshot() });
   }, heartbeatInterval(spec.timeout));
 }

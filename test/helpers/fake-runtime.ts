@@ -86,9 +86,42 @@ export class FakeRuntime implements Runtime {
   probePort(address: BindAddress & { kind: "tcp" }) {
     return Promise.resolve(address.port || 4242);
   }
-  listenControl(_path: string, onChannel: (channel: Channel) => void) {
-    this.onChannel = onChannel;
+  /** The `unicorn ctl` socket's path and its listener, once the arbiter listens there. */
+  ctlPath: string | undefined;
+  onCtl: ((channel: Channel<unknown>) => void) | undefined;
+  listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void) {
+    if (path.endsWith("/control.sock")) this.onChannel = onChannel as unknown as (channel: Channel) => void;
+    else {
+      this.ctlPath = path;
+      this.onCtl = onChannel as unknown as (channel: Channel<unknown>) => void;
+    }
     return Promise.resolve({ close: () => Promise.resolve() });
+  }
+  runtimeFolder() {
+    return { path: "/run/user/1000", shared: false };
+  }
+  uid() {
+    return 1000;
+  }
+  makePrivateFolder() {}
+  chmod() {}
+  listFolder() {
+    return [];
+  }
+  readonly titles: string[] = [];
+  setTitle(title: string) {
+    this.titles.push(title);
+    return true;
+  }
+  readonly datagrams: string[] = [];
+  sendUdp(_host: string, _port: number, data: string) {
+    this.datagrams.push(data);
+  }
+  serveHttp() {
+    return Promise.resolve({ close: () => Promise.resolve(), port: 9100 });
+  }
+  listenQueue() {
+    return undefined;
   }
   spawnWorker(spec: SpawnSpec): WorkerProcess {
     const worker = new FakeWorker(this.nextPid++, spec);
@@ -108,8 +141,8 @@ export class FakeRuntime implements Runtime {
     this.removed.push(path);
     this.files.delete(path);
   }
-  connectControl(): Promise<Channel> {
-    throw new Error("not in the arbiter");
+  connectControl<T = Message>(): Promise<Channel<T>> {
+    return Promise.reject(Object.assign(new Error("nothing listens"), { code: "ENOENT" }));
   }
   serve(): never {
     throw new Error("not in the arbiter");
@@ -123,8 +156,9 @@ export class FakeRuntime implements Runtime {
   fileFromUrl(url: string) {
     return decodeURIComponent(new URL(url).pathname);
   }
-  fileExists() {
-    return true;
+  fileExists(path: string) {
+    // No control socket is left over from an earlier run, unless a test says so.
+    return !path.endsWith(".ctl") || this.files.has(path);
   }
   readTextFile(path: string): string | undefined {
     return this.files.get(path);

@@ -4,6 +4,7 @@ import { corpusSuite } from "./corpus-suite.ts";
 import type { Engine } from "./engine.ts";
 import { frameworksSuite } from "./frameworks-suite.ts";
 import { httpSuite } from "./http-suite.ts";
+import { observabilitySuite } from "./observability-suite.ts";
 import { supervisionSuite } from "./supervision-suite.ts";
 import { behaviourSuite } from "./suite.ts";
 import type { RuntimeName } from "../helpers/server.ts";
@@ -15,6 +16,8 @@ export function runtimeSuites(runtime: RuntimeName): void {
   corpusSuite(runtime);
   httpSuite(runtime);
   frameworksSuite(runtime);
+  // The control socket, metrics, health path and titles: the arbiter's, and the request pipeline shared by every engine.
+  observabilitySuite(runtime);
   // Bun's node:http, which serves Node-style apps there: the wire-level suite.
   if (runtime === "bun") corpusSuite("bun", "node");
   // Deno's second engine, Deno.serve: the same suites, each running only the tests where the engine

@@ -74,9 +74,9 @@ export function configSuite(runtime: RuntimeName, engine?: Engine): void {
     });
 
     test("a setting that is not active yet warns and the server still runs", async () => {
-      const server = start(["../app.ts", "-b", "127.0.0.1:0", "--statsd-prefix", "app"]);
+      const server = start(["../app.ts", "-b", "127.0.0.1:0", "--chdir", "/"]);
       await server.ready();
-      expect(server.log).toMatch(/\[WARNING\] Setting "statsdPrefix" \(--statsd-prefix\) is not active/);
+      expect(server.log).toMatch(/\[WARNING\] Setting "chdir" \(--chdir\) is not active/);
     });
   });
 

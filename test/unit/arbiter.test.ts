@@ -401,3 +401,80 @@ describe("a robust loop", () => {
     expect(runtime.files.has("/tmp/u.pid")).toBe(false);
   });
 });
+
+describe("unicorn ctl, through the control socket", () => {
+  /** Sends one request to the arbiter's control socket and resolves with its reply. */
+  function ask(runtime: FakeRuntime, request: object): Promise<{ ok: boolean; data?: unknown; error?: string }> {
+    return new Promise((resolve) => {
+      let listener: ((message: unknown) => void) | undefined;
+      runtime.onCtl!({
+        send: (reply) => resolve(reply as { ok: boolean }),
+        end: () => Promise.resolve(),
+        onMessage: (l) => (listener = l),
+        onClose() {},
+        close() {},
+      });
+      listener!({ v: 1, ...request });
+    });
+  }
+
+  test("a socket named after the bound address; workers and stats from the heartbeats; a gone worker's counts kept", async () => {
+    const { runtime, arbiter } = await started(["-w", "2", "-b", "127.0.0.1:8123"]);
+    expect(runtime.ctlPath).toBe("/run/user/1000/unicorn/127.0.0.1-8123.ctl");
+    const [a, b] = runtime.spawned;
+    const sendA = runtime.connect(a!);
+    const sendB = runtime.connect(b!);
+    const stats = (requests: number) => ({
+      requests,
+      inFlight: 1,
+      busySeconds: 0.5,
+      counts: Array.from({ length: 40 }, (_, i) => (i === 1 ? requests : 0)),
+      buckets: Array.from({ length: 14 }, (_, i) => (i === 0 ? requests : 0)),
+      durationSum: requests / 1000,
+      refused: {},
+      logFailures: 0,
+    });
+    sendA({ type: "booted" });
+    sendB({ type: "booted" });
+    sendA({ type: "heartbeat", requests: 7, rss: 1048576, stats: stats(7) });
+    sendB({ type: "heartbeat", requests: 5, rss: 1048576, stats: stats(5) });
+    const workers = await ask(runtime, { command: "workers" });
+    expect(workers.ok).toBe(true);
+    expect((workers.data as { workers: Array<{ pid: number; requests: number; inFlight: number }> }).workers)
+      .toMatchObject([{ pid: a!.pid, requests: 7, inFlight: 1 }, { pid: b!.pid, requests: 5, inFlight: 1 }]);
+    a!.exit(null, "SIGKILL");
+    await arbiter.tick();
+    const s = (await ask(runtime, { command: "stats" })).data as { requests: number; byStatus: Record<string, number>; restarts: Record<string, number> };
+    expect(s.requests).toBe(12);
+    expect(s.byStatus).toEqual({ "2xx": 12 });
+    expect(s.restarts.crash).toBe(1);
+    expect(((await ask(runtime, { command: "status" })).data as { workers: number }).workers).toBe(2);
+  });
+
+  test("scale and kill run in the loop; bad requests are refused with the reason", async () => {
+    const { runtime, arbiter } = await started(["-w", "2"]);
+    const scaled = ask(runtime, { command: "scale", args: { workers: 3 } });
+    await arbiter.tick();
+    expect((await scaled).data).toEqual({ workers: 3 });
+    expect(runtime.live).toHaveLength(3);
+    const killed = await ask(runtime, { command: "kill", args: { pid: runtime.spawned[0]!.pid } });
+    expect(killed.ok).toBe(true);
+    await arbiter.tick();
+    expect(runtime.spawned[0]!.signals).toEqual(["SIGTERM"]);
+    expect(await ask(runtime, { command: "kill", args: { pid: 99 } })).toMatchObject({ ok: false, error: 'no worker has pid 99 (see "unicorn ctl workers")' });
+    expect(await ask(runtime, { command: "scale", args: { workers: 0 } })).toMatchObject({ ok: false, error: '"workers" must be a whole number of at least 1' });
+    expect(await ask(runtime, { command: "nope" })).toMatchObject({ ok: false, error: 'unknown command "nope"' });
+    expect(await ask(runtime, { v: 9, command: "status" })).toMatchObject({ ok: false });
+  });
+
+  test("reload answers once the new generation serves", async () => {
+    const { runtime, arbiter } = await started(["-w", "1"]);
+    runtime.connect(runtime.spawned[0]!)({ type: "booted" });
+    const reloaded = ask(runtime, { command: "reload" });
+    await arbiter.tick();
+    const fresh = runtime.spawned[1]!;
+    runtime.connect(fresh)({ type: "booted" });
+    await arbiter.tick();
+    expect((await reloaded).data).toMatchObject({ outcome: "complete", generation: 2, serving: 1 });
+  });
+});

@@ -112,10 +112,10 @@ describe("config file errors name the key, the file, the value and what is expec
 });
 
 test("a setting that is not active yet is accepted with a warning", () => {
-  const { config, warnings } = resolveConfig(["a.ts", "--statsd-prefix", "app"], {});
-  expect(config.statsdPrefix).toBe("app");
+  const { config, warnings } = resolveConfig(["a.ts", "--chdir", "/srv"], {});
+  expect(config.chdir).toBe("/srv");
   expect(warnings).toHaveLength(1);
-  expect(warnings[0]).toMatch(/^Setting "statsdPrefix" \(--statsd-prefix\) is not active in unicorn \S+ yet: its value, from cli, has no effect$/);
+  expect(warnings[0]).toMatch(/^Setting "chdir" \(--chdir\) is not active in unicorn \S+ yet: its value, from cli, has no effect$/);
   expect(resolveConfig(["a.ts"], {}).warnings).toEqual([]);
 });
 
