@@ -190,9 +190,16 @@ export class Arbiter {
     if (!this.config.noControlSocket) {
       // Named after the address bound (port 0 replaced by the port chosen), unless --name says otherwise.
       const path = controlSocketPath(runtime, { ...this.config, bind: serve.map((l) => l.address) });
-      this.#ctl = new ControlSocket(runtime, log, path, controlOf(this));
-      await this.#ctl.open(this.config.controlSocketMode, this.config.controlSocket ? undefined : controlFolder(runtime),
-        this.#upgrade.predecessor !== undefined);
+      const ctl = new ControlSocket(runtime, log, path, controlOf(this));
+      try {
+        await ctl.open(this.config.controlSocketMode, this.config.controlSocket ? undefined : controlFolder(runtime),
+          this.#upgrade.predecessor !== undefined);
+        this.#ctl = ctl;
+      } catch (error) {
+        // A socket asked for by path or name must be there; the default one is a convenience.
+        if (this.config.controlSocket !== undefined || this.config.procName !== undefined) throw error;
+        log.warning(`${messageOf(error)}; serving without it: unicorn ctl cannot reach this server`);
+      }
     }
     this.#observers = await startObservers(runtime, this.config, log, {
       metrics: () => this.metricsText(),
