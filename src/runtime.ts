@@ -309,7 +309,7 @@ export interface Host {
   runtimeFolder(): { readonly path: string; readonly shared: boolean };
   /** This process's user id, where the platform has one. */
   uid(): number | undefined;
-  /** Creates a folder (and its parents) that only its owner may enter; throws when it cannot. */
+  /** Creates a folder (its parent must exist) that only its owner may enter, or checks the one there is ours; throws when it cannot. */
   makePrivateFolder(path: string): void;
   /** Sets a file's permission bits. */
   chmod(path: string, mode: number): void;

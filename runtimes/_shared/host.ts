@@ -210,7 +210,13 @@ export const host: Host = {
   },
   uid: () => (typeof process.getuid === "function" ? process.getuid() : undefined),
   makePrivateFolder(target) {
-    fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+    // One level only: its parent ($XDG_RUNTIME_DIR, the temp folder) must exist. (A recursive mkdir under
+    // /proc never returns on Node 20, measured.)
+    try {
+      fs.mkdirSync(target, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
     const stat = fs.statSync(target);
     const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
     // A folder of the same name made by another user (in a shared temp folder) is not ours to use.
