@@ -138,6 +138,17 @@ describe.each(["node", "bun", "deno"] as const)("installed, on %s", (runtime) =>
     expect(listener.log).toMatch(/App: a function \(req, res\), read as a Node request listener/);
   });
 
+  test("unicorn ctl from the package talks to the server", async () => {
+    const socket = path.join(project, `${runtime}.ctl`);
+    const server = start(launch(), ["app.mjs", "--control-socket", socket]);
+    await server.ready();
+    const [cmd, ...args] = launch();
+    const { stdout } = await run(cmd!, [...args, "ctl", "--socket", socket, "status", "--json"], { cwd: project, env: userEnv() });
+    // The arbiter's pid, as its log says it (bunx runs it as a child of its own).
+    const arbiter = Number((await server.waitFor(/Listening at: \S+ \((\d+)\)/))[1]);
+    expect(JSON.parse(stdout)).toMatchObject({ pid: arbiter, workers: 1, serving: 1 });
+  });
+
   test("configs that import unicorn-http load: .mjs, .js in an ES package, .ts, and .cjs with require", async () => {
     const configs = ["esm.config.mjs", "esm/esm.config.js", "typed.config.ts", "required.config.cjs"];
     for (const config of configs) {
