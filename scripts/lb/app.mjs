@@ -1,0 +1,10 @@
+// The app behind the load balancer: GET answers at once, POST reads its body and answers its length.
+export default {
+  async fetch(request) {
+    if (request.method === "POST") {
+      const body = await request.arrayBuffer();
+      return new Response(`got ${body.byteLength}\n`);
+    }
+    return new Response("ok\n");
+  },
+};
