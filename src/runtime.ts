@@ -299,7 +299,8 @@ export interface Host {
   acceptQueue(): number | undefined;
   /** Seconds since some fixed point, never going backwards. */
   monotonic(): number;
-  listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void): Promise<ControlServer>;
+  /** Listens for channels at a unix socket; a peer whose line outgrows `maxLine` (1 MiB) is dropped. */
+  listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void, options?: { maxLine?: number }): Promise<ControlServer>;
   makeTempDir(prefix: string): string;
   /** The folders in the temp folder whose names start with `prefix`, as full paths. */
   tempDirs(prefix: string): string[];
@@ -311,6 +312,10 @@ export interface Host {
   uid(): number | undefined;
   /** Creates a folder (its parent must exist) that only its owner may enter, or checks the one there is ours; throws when it cannot. */
   makePrivateFolder(path: string): void;
+  /** What is at a path, without following a symbolic link; undefined when nothing is. */
+  pathKind(path: string): "socket" | "file" | "directory" | "other" | undefined;
+  /** Removes one file or socket (never a folder); quiet when it is already gone. */
+  removeFile(path: string): void;
   /** Sets a file's permission bits. */
   chmod(path: string, mode: number): void;
   /** The names of the files in a folder; empty when it cannot be read. */

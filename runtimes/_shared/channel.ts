@@ -7,17 +7,24 @@ import net from "node:net";
 import type { Message } from "../../src/messages.ts";
 import type { Channel, ControlServer } from "../../src/runtime.ts";
 
-function channelOf<T = Message>(socket: net.Socket): Channel<T> {
+/** The longest line a channel takes before it drops the connection (a peer that never ends its line). */
+const MAX_LINE = 1024 * 1024;
+
+function channelOf<T = Message>(socket: net.Socket, maxLine = MAX_LINE): Channel<T> {
   const listeners: Array<(message: T) => void> = [];
   let buffered = "";
   let closed = false;
   socket.setEncoding("utf8");
   socket.on("data", (chunk: string) => {
+    // Only the new chunk is searched for the end of a line: a long line costs once, not once per chunk.
+    let end = chunk.indexOf("\n");
+    if (end >= 0) end += buffered.length;
     buffered += chunk;
-    let end: number;
-    while ((end = buffered.indexOf("\n")) >= 0) {
+    if (end < 0 && buffered.length > maxLine) return void socket.destroy();
+    while (end >= 0) {
       const line = buffered.slice(0, end);
       buffered = buffered.slice(end + 1);
+      end = buffered.indexOf("\n");
       if (line === "") continue;
       let message: T;
       try {
@@ -27,6 +34,7 @@ function channelOf<T = Message>(socket: net.Socket): Channel<T> {
       }
       for (const listener of listeners) listener(message);
     }
+    if (buffered.length > maxLine) socket.destroy();
   });
   socket.on("error", () => socket.destroy());
   return {
@@ -64,9 +72,13 @@ function channelOf<T = Message>(socket: net.Socket): Channel<T> {
 }
 
 /** Listens on `path` for workers (or `unicorn ctl`). */
-export function listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void): Promise<ControlServer> {
+export function listenControl<T = Message>(
+  path: string,
+  onChannel: (channel: Channel<T>) => void,
+  options: { maxLine?: number } = {},
+): Promise<ControlServer> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer((socket) => onChannel(channelOf<T>(socket)));
+    const server = net.createServer((socket) => onChannel(channelOf<T>(socket, options.maxLine)));
     server.once("error", reject);
     server.listen(path, () => {
       server.off("error", reject);

@@ -224,6 +224,21 @@ export const host: Host = {
     if ((stat.mode & 0o077) !== 0) fs.chmodSync(target, 0o700);
   },
   chmod: (target, mode) => fs.chmodSync(target, mode),
+  pathKind(target) {
+    try {
+      const stat = fs.lstatSync(target);
+      return stat.isSocket() ? "socket" : stat.isFile() ? "file" : stat.isDirectory() ? "directory" : "other";
+    } catch {
+      return undefined;
+    }
+  },
+  removeFile(target) {
+    try {
+      fs.unlinkSync(target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  },
   listFolder(target) {
     try {
       return fs.readdirSync(target);

@@ -37,6 +37,7 @@ type HttpSocket = net.Socket & ProxiedSocket & {
   [LAST]?: http.ServerResponse;
   [SHOWN]?: boolean;
   [PEER]?: RemoteAddr;
+  [SAVED]?: { remoteAddress?: PropertyDescriptor; encrypted?: PropertyDescriptor };
 };
 
 /** The app's second argument: the client address plus Node's own objects, as Hono expects them. */
@@ -98,6 +99,8 @@ function sizeOf(chunk: unknown, encoding: unknown): number {
 const SHOWN = Symbol("unicorn.shown");
 /** The connection's own peer, kept before a request first shows another address. */
 const PEER = Symbol("unicorn.peer");
+/** The socket's own properties that showing a client shadows, to put back. */
+const SAVED = Symbol("unicorn.saved");
 
 /**
  * Makes the socket show `address` as its remoteAddress (and `encrypted` when the proxy said https), as
@@ -106,17 +109,27 @@ const PEER = Symbol("unicorn.peer");
  */
 function show(socket: HttpSocket, address: string, secure: boolean | undefined): void {
   socket[PEER] ??= peerOf(socket);
+  if (!socket[SHOWN]) {
+    // What the socket holds as its own (a TLS socket's encrypted, a PROXY connection's source), put back after.
+    socket[SAVED] = {
+      remoteAddress: Object.getOwnPropertyDescriptor(socket, "remoteAddress"),
+      encrypted: Object.getOwnPropertyDescriptor(socket, "encrypted"),
+    };
+  }
   socket[SHOWN] = true;
   Object.defineProperty(socket, "remoteAddress", { value: address, configurable: true, writable: true });
   if (secure === true) Object.defineProperty(socket, "encrypted", { value: true, configurable: true, writable: true });
 }
 
-/** Undoes {@linkcode show} at the start of the next request: the connection's own client again. */
+/** Undoes {@linkcode show} at the start of the next request: the connection's own client and scheme again. */
 function unshow(socket: HttpSocket): void {
   socket[SHOWN] = false;
-  delete (socket as { remoteAddress?: string }).remoteAddress;
-  delete (socket as { encrypted?: boolean }).encrypted;
-  if (socket.proxied) showProxied(socket);
+  const saved = socket[SAVED];
+  for (const name of ["remoteAddress", "encrypted"] as const) {
+    const own = saved?.[name];
+    if (own) Object.defineProperty(socket, name, own);
+    else delete (socket as unknown as Record<string, unknown>)[name];
+  }
 }
 
 /** The client of a connection: the one a PROXY header named, or the peer. */
@@ -249,12 +262,14 @@ function oldestIdle(sockets: Set<HttpSocket>): HttpSocket | undefined {
   return undefined;
 }
 
-/** What the deadline watch last saw of a connection. */
+/** What the deadline watch knows of a connection, from node:http's own events. */
 interface Watched {
+  /** Requests whose response is not finished yet (pipelined ones included). */
+  active: number;
   phase: "head" | "idle" | "busy";
   /** When the phase began, in ms. */
   since: number;
-  /** bytesRead when the phase began: more means an idle connection has started a request. */
+  /** bytesRead when the connection went idle: more means it has started a request. */
   bytes: number;
 }
 const WATCH = Symbol("unicorn.watch");
@@ -263,29 +278,43 @@ type WatchedSocket = HttpSocket & { [WATCH]?: Watched };
 /**
  * Keeps node:http's deadlines on connections it did not accept itself: Bun's node:http applies none of
  * headersTimeout, requestTimeout and keepAliveTimeout to sockets handed to it (measured: a partial head,
- * a silent client and an idle kept-alive connection all stayed open). A sweep reads each connection's
- * state from what node:http keeps anyway (the response in progress, bytes read), as Node's own
- * connections check does; an expired head or body goes through the server's clientError handling (408).
+ * a silent client and an idle kept-alive connection all stayed open). Each connection's phase follows
+ * node:http's events (a request parsed, its response finished); a sweep, as often as Node's own
+ * connections check, ends what overstayed: an expired head or body through the server's clientError
+ * handling (408), an idle kept-alive connection by closing it.
  */
 function watchDeadlines(server: http.Server, sockets: Set<HttpSocket>, s: HttpSettings): void {
   const head = s.headerTimeout * 1000;
   const body = s.bodyTimeout > 0 ? Math.max(s.bodyTimeout * 1000, head) : 0;
   const idle = s.keepAlive * 1000;
+  const watched = (socket: WatchedSocket) => (socket[WATCH] ??= { active: 0, phase: "head", since: Date.now(), bytes: 0 });
+  server.on("connection", (socket: WatchedSocket) => void watched(socket));
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket as WatchedSocket;
+    const seen = watched(socket);
+    if (seen.active++ === 0) Object.assign(seen, { phase: "busy", since: Date.now() });
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      if (--seen.active === 0) Object.assign(seen, { phase: "idle", since: Date.now(), bytes: socket.bytesRead });
+    };
+    res.once("finish", finished);
+    res.once("close", finished);
+  });
   const expire = (socket: HttpSocket, why: string) =>
     server.emit("clientError", Object.assign(new Error(why), { code: "ERR_HTTP_REQUEST_TIMEOUT" }), socket);
   const sweep = () => {
     const now = Date.now();
     for (const socket of sockets as Set<WatchedSocket>) {
       if (socket.destroyed) continue;
-      const seen = (socket[WATCH] ??= { phase: "head", since: now, bytes: socket.bytesRead });
-      const res = socket._httpMessage;
-      if (res) {
-        if (seen.phase !== "busy") Object.assign(seen, { phase: "busy", since: now });
-        const req = (res as http.ServerResponse & { req?: http.IncomingMessage }).req;
+      const seen = watched(socket);
+      if (seen.phase === "busy") {
+        const req = (socket._httpMessage as (http.ServerResponse & { req?: http.IncomingMessage }) | null | undefined)?.req;
         if (body > 0 && req && !req.complete && now - seen.since > body) expire(socket, "the request did not arrive in time");
         continue;
       }
-      if (seen.phase === "busy") Object.assign(seen, { phase: "idle", since: now, bytes: socket.bytesRead });
+      // Bytes since the last response: the next request's head has begun.
       if (seen.phase === "idle" && socket.bytesRead !== seen.bytes) Object.assign(seen, { phase: "head", since: now });
       if (seen.phase === "idle" && idle > 0 && now - seen.since > idle) socket.destroy();
       else if (seen.phase === "head" && head > 0 && now - seen.since > head) expire(socket, "the request head did not arrive in time");

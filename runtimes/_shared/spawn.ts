@@ -45,11 +45,12 @@ export function spawnWorker(command: readonly string[], spec: SpawnSpec): Worker
   } finally {
     if (typeof output === "number") fs.closeSync(output);
   }
+  // Before anything can throw: a failed spawn (EMFILE, EAGAIN) also emits "error", which unheard would kill the arbiter.
+  child.on("error", () => {});
   if (child.pid === undefined) throw new Error(`cannot start "${command[0]}"`);
   const pid = child.pid;
   let exited: [number | null, string | null] | undefined;
   const listeners: Array<(code: number | null, signal: string | null) => void> = [];
-  child.on("error", () => {});
   child.on("exit", (code, signal) => {
     exited = [code, signal];
     for (const listener of listeners) listener(code, signal);

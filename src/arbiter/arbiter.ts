@@ -538,7 +538,8 @@ export class Arbiter {
     // A worker that failed to boot said why just before exiting: its words may still be on their way
     // (the exit can be seen first), so it stays known until they have come.
     const failed = haltingExit(code, worker.bootedAt !== undefined);
-    if (failed) await this.#lastWords(worker);
+    // Its last words: why it failed, or its last counts, sent as it left (the exit may be seen first).
+    if (failed || worker.channel) await this.#lastWords(worker);
     this.workers.delete(pid);
     const expected = worker.state === "retiring" || this.#stop !== undefined;
     const reason = this.#stop ? undefined : worker.abortedAt !== undefined ? "timeout" : worker.replace ?? (expected ? undefined : "crash");

@@ -34,6 +34,13 @@ export interface Controllable {
 
 type Message = CtlRequest | CtlReply;
 
+/** How long a client may take to send its request, in ms. */
+const REQUEST_DEADLINE_MS = 5000;
+/** The longest request line taken. */
+const MAX_REQUEST = 64 * 1024;
+/** Connections served at once; more are closed at once (a client that floods cannot starve the arbiter). */
+const MAX_CONNECTIONS = 32;
+
 function wholeNumber(args: Readonly<Record<string, unknown>> | undefined, name: string, min: number): number {
   const value = args?.[name];
   if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
@@ -48,6 +55,7 @@ export class ControlSocket {
   readonly #log: Logger;
   readonly #target: Controllable;
   #server: ControlServer | undefined;
+  #open = 0;
 
   constructor(runtime: Runtime, log: Logger, path: string, target: Controllable) {
     this.#runtime = runtime;
@@ -70,7 +78,11 @@ export class ControlSocket {
     } catch (error) {
       throw cannot(messageOf(error));
     }
-    if (runtime.fileExists(path)) {
+    const kind = runtime.pathKind(path);
+    if (kind !== undefined && kind !== "socket") {
+      throw cannot(`a ${kind} is there, not a socket; name a path for the socket itself`);
+    }
+    if (kind === "socket") {
       let alive = false;
       try {
         (await runtime.connectControl<Message>(path)).close();
@@ -81,10 +93,10 @@ export class ControlSocket {
       if (alive && !takeOver) {
         throw cannot("another unicorn answers there; stop it, or give this one another --name or --control-socket");
       }
-      runtime.removePath(path);
+      runtime.removeFile(path);
     }
     try {
-      this.#server = await runtime.listenControl<Message>(path, (channel) => this.#serve(channel));
+      this.#server = await runtime.listenControl<Message>(path, (channel) => this.#serve(channel), { maxLine: MAX_REQUEST });
       runtime.chmod(path, mode);
     } catch (error) {
       throw cannot(messageOf(error));
@@ -97,18 +109,37 @@ export class ControlSocket {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return;
+    // The path first, at once (the process may exit before a client still connected lets the server close);
+    // only a socket: never what may have replaced it.
+    if (removePath && this.#runtime.pathKind(this.path) === "socket") this.#runtime.removeFile(this.path);
     await server.close();
-    if (removePath) this.#runtime.removePath(this.path);
   }
 
   #serve(channel: Channel<Message>): void {
+    if (this.#open >= MAX_CONNECTIONS) return channel.close();
+    this.#open++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.#open--;
+    };
+    // A client that connects and says nothing does not hold a descriptor for long.
+    const timer = setTimeout(() => {
+      finish();
+      channel.close();
+    }, REQUEST_DEADLINE_MS);
+    channel.onClose(finish);
     let answered = false;
     channel.onMessage((message) => {
       if (answered) return;
       answered = true;
+      clearTimeout(timer);
       void this.#answer(message as CtlRequest).then(async (reply) => {
         channel.send(reply);
         await channel.end();
+        finish();
       });
     });
   }

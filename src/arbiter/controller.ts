@@ -50,6 +50,12 @@ function seconds(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
+/** A quantile for the reply: null with no requests, -1 past the largest bucket (JSON has no Infinity). */
+function quantileOf(stats: Parameters<typeof quantile>[0] | undefined, q: number): number | null {
+  const value = stats ? quantile(stats, q) : undefined;
+  return value === undefined ? null : value === Infinity ? -1 : value;
+}
+
 /** The commands of the control socket, on `arbiter`. */
 export function controlOf(arbiter: Controlled): Controllable {
   return {
@@ -88,8 +94,8 @@ export function controlOf(arbiter: Controlled): Controllable {
           heartbeat: seconds(view.heartbeatAge),
           rss: w.rss,
           busy: Math.round(view.busy * 1000) / 1000,
-          p50: view.stats ? quantile(view.stats, 0.5) ?? null : null,
-          p99: view.stats ? quantile(view.stats, 0.99) ?? null : null,
+          p50: quantileOf(view.stats, 0.5),
+          p99: quantileOf(view.stats, 0.99),
         };
       });
       return { workers: rows, restarts: { ...arbiter.controlState.metrics.restarts } };
@@ -113,8 +119,8 @@ export function controlOf(arbiter: Controlled): Controllable {
         byStatus,
         byMethod,
         refused: total.refused,
-        p50: quantile(total, 0.5) ?? null,
-        p99: quantile(total, 0.99) ?? null,
+        p50: quantileOf(total, 0.5),
+        p99: quantileOf(total, 0.99),
         restarts: { ...metrics.restarts },
         reloads: { ...metrics.reloads },
         logFailures: total.logFailures,
@@ -126,6 +132,7 @@ export function controlOf(arbiter: Controlled): Controllable {
     },
     metrics: () => arbiter.metricsText(),
     scale(count) {
+      if (arbiter.controlState.stopping) return Promise.reject(new Error("the server is stopping"));
       return new Promise((resolve) =>
         arbiter.controlState.run(async () => {
           if (count !== arbiter.numWorkers) {
@@ -139,6 +146,7 @@ export function controlOf(arbiter: Controlled): Controllable {
     kill(pid) {
       const worker = arbiter.workers.get(pid);
       if (!worker) throw new Error(`no worker has pid ${pid} (see "unicorn ctl workers")`);
+      if (worker.state === "retiring") throw new Error(`worker ${pid} is already stopping`);
       arbiter.controlState.run(() => {
         arbiter.log.info(`unicorn ctl: stopping worker (pid:${pid}); a new one takes its place`);
         arbiter.retireWorker(worker);

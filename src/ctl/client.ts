@@ -162,7 +162,7 @@ function mib(bytes: number): string {
 
 function latency(seconds: number | null): string {
   if (seconds === null) return "-";
-  if (seconds === Infinity) return ">10s";
+  if (seconds < 0 || seconds === Infinity) return ">10s";
   return seconds < 1 ? `≤${Math.round(seconds * 1000 * 10) / 10}ms` : `≤${seconds}s`;
 }
 

@@ -65,7 +65,7 @@ export interface WorkerRow {
   readonly rss: number;
   /** 0 to 1 over the last heartbeat interval. */
   readonly busy: number;
-  /** Median and 99th percentile response time, from its histogram (upper bounds), in seconds. */
+  /** Median and 99th percentile response time, from its histogram (upper bounds), in seconds; -1 past 10 s. */
   readonly p50: number | null;
   readonly p99: number | null;
 }

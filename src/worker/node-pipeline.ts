@@ -60,6 +60,11 @@ function answer(res: NodeResponse, status: number, body: string, close: boolean)
   return true;
 }
 
+/** A response's status, or 499 (nginx's "client closed the request") when the client left before it was sent. */
+function statusOf(res: NodeResponse): number {
+  return res.writableFinished ? res.statusCode : 499;
+}
+
 /** A header of a node:http request, as the access log reads it. */
 function headerOf(req: NodeRequest, name: string): string | null {
   const value = req.headers[name.toLowerCase()];
@@ -67,7 +72,7 @@ function headerOf(req: NodeRequest, name: string): string | null {
 }
 
 /** Writes the access-log line once the response is sent (or its connection lost), with the body bytes the engine counted. */
-function logWhenDone(accessLog: AccessLog, req: NodeRequest, res: NodeResponse, info: EngineInfo, client: () => string): void {
+function logWhenDone(accessLog: AccessLog, req: NodeRequest, res: NodeResponse, peer: string, client: () => string, whenSent: EngineInfo["whenSent"]): void {
   const started = new Date();
   const t0 = performance.now();
   const method = req.method ?? "-";
@@ -75,19 +80,19 @@ function logWhenDone(accessLog: AccessLog, req: NodeRequest, res: NodeResponse, 
   const line = (bytes: number | undefined) =>
     accessLog.write({
       request: { method, target, header: (name) => headerOf(req, name) },
-      status: res.statusCode,
+      status: statusOf(res),
       responseHeader: (name) => {
         const value = res.getHeader(name);
         return value === undefined ? null : Array.isArray(value) ? value.join(", ") : String(value);
       },
       remote: client(),
-      peer: info.remoteAddr.hostname,
+      peer,
       bytes,
       started,
       durationMs: performance.now() - t0,
       protocol: `HTTP/${req.httpVersion}`,
     });
-  if (info.whenSent) return info.whenSent(line);
+  if (whenSent) return whenSent(line);
   let done = false;
   const once = () => done || ((done = true), line(undefined));
   res.once("finish", once);
@@ -165,11 +170,15 @@ export function buildNodePipeline(parts: NodePipelineParts): NodePipeline {
     }
     const t0 = stats.start();
     let ended = false;
-    const end = () => ended || ((ended = true), stats.end(t0, req.method ?? "GET", res.statusCode));
+    const end = () => ended || ((ended = true), stats.end(t0, req.method ?? "GET", statusOf(res)));
     res.once("finish", end);
     res.once("close", end);
     let served: EngineInfo = info;
-    if (accessLog) logWhenDone(accessLog, req, res, info, () => served.remoteAddr.hostname);
+    if (accessLog) {
+      // Read now: once the client has gone, its socket no longer says who it was.
+      const peer = info.remoteAddr.hostname;
+      logWhenDone(accessLog, req, res, peer, () => (served === info ? peer : served.remoteAddr.hostname), info.whenSent?.bind(info));
+    }
     const fields = info.wire?.fields;
     if (fields !== undefined) {
       if (fields.forwardedFor !== null || fields.forwarded !== null || fields.scheme !== null) {

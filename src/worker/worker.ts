@@ -10,7 +10,7 @@ import { type HttpSettings, RequestPolicy } from "../http/policy.ts";
 import { AccessLog, compileAccessFormat } from "../http/access-log.ts";
 import type { Logger } from "../log/logger.ts";
 import { openErrorLog } from "../log/open.ts";
-import { WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
+import { type Message, WORKER_SPEC_ENV, type WorkerSpec } from "../messages.ts";
 import type { Channel, HttpServer, Runtime } from "../runtime.ts";
 import { installRequestIp } from "../http/client.ts";
 import { type LoadedApp, loadApp, notAnApp, type ServableApp, toServable } from "./app-loader.ts";
@@ -167,14 +167,20 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   let stopping = false;
   let exiting = false;
 
+  let channel: Channel | undefined;
+  /** The last counts, sent as the worker leaves, so that none of its requests goes uncounted. */
+  let lastBeat: (() => Message) | undefined;
   const exit = async (code: number): Promise<never> => {
     if (!exiting) {
       exiting = true;
       await callHook(hooks, "workerExit", log, worker);
+      if (lastBeat && channel) {
+        channel.send(lastBeat());
+        await channel.end();
+      }
     }
     return runtime.exit(code);
   };
-  let channel: Channel | undefined;
   const stop = async (delay = 0) => {
     if (stopping) return;
     stopping = true;
@@ -316,10 +322,11 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   installRequestIp(globalThis.Request.prototype);
   control.send({ type: "booted", loader: app.loader, app: { what: app.app.what, engine: http.engine } });
   const requests = pipeline.requests;
+  lastBeat = () => ({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss(), stats: stats.snapshot() });
   if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
   setInterval(() => {
     watchAccept();
-    control.send({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss(), stats: stats.snapshot() });
+    control.send(lastBeat!());
   }, heartbeatInterval(spec.timeout));
 }

@@ -105,6 +105,13 @@ export class FakeRuntime implements Runtime {
   }
   makePrivateFolder() {}
   chmod() {}
+  pathKind(path: string): "socket" | undefined {
+    return this.files.has(path) ? "socket" : undefined;
+  }
+  removeFile(path: string) {
+    this.removed.push(path);
+    this.files.delete(path);
+  }
   listFolder() {
     return [];
   }

@@ -169,6 +169,32 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
       expect((await request(`${url}/pid`)).body).toBe(String(pid));
     });
 
+    nodeOnly("a request whose client left before the answer is logged as 499, with the client's address", async () => {
+      const server = start(["--access-logfile", "-"]);
+      const url = await server.ready();
+      const gone = await sendRaw(Number(new URL(url).port), "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n", 300);
+      expect(gone.statuses).toEqual([]);
+      await server.waitFor(/^127\.0\.0\.1 - - \[[^\]]+\] "GET \/hang HTTP\/1\.1" 499 0 /);
+    });
+
+    nodeOnly("a kept-alive connection busy with short requests outlives --header-timeout", async () => {
+      const server = start(["--header-timeout", "1", "--keep-alive", "5"]);
+      const url = await server.ready();
+      const conn = new RawConnection(Number(new URL(url).port));
+      await conn.connected();
+      const started = Date.now();
+      let answered = 0;
+      // Requests 300 ms apart for 2.5 s: none of the deadlines may take the connection.
+      while (Date.now() - started < 2500) {
+        conn.send("/pid");
+        expect((await conn.read()).status).toBe(200);
+        answered++;
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      expect(answered).toBeGreaterThan(5);
+      conn.close();
+    });
+
     nodeOnly("--request-timeout answers 503 when the response has not started", async () => {
       const server = start(["--request-timeout", "1"]);
       const url = await server.ready();
@@ -219,7 +245,7 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
 
     nodeOnly("over TLS, and never in plain text on the TLS port", async () => {
       const certs = makeCerts();
-      const server = start(["--certfile", certs.cert, "--keyfile", certs.key]);
+      const server = start(["--certfile", certs.cert, "--keyfile", certs.key, "--forwarded-allow-ips", "127.0.0.1"]);
       const url = await server.ready();
       expect(url).toMatch(/^https:/);
       const port = Number(new URL(url).port);
@@ -232,6 +258,20 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
       });
       expect(reply.status).toBe(200);
       expect(JSON.parse(reply.body)).toEqual({ remoteAddress: "127.0.0.1", encrypted: true });
+      // On one kept-alive TLS connection: a trusted proxy's client for one request, and the socket's own after.
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: fs.readFileSync(certs.ca) });
+      const ask = (headers: Record<string, string>) =>
+        new Promise<string>((resolve, reject) => {
+          https.get(`${url}/who`, { agent, headers }, (res) => {
+            let body = "";
+            res.on("data", (chunk: Buffer) => (body += chunk));
+            res.on("end", () => resolve(body));
+          }).on("error", reject);
+        });
+      expect(JSON.parse(await ask({}))).toEqual({ remoteAddress: "127.0.0.1", encrypted: true });
+      expect(JSON.parse(await ask({ "x-forwarded-for": "198.51.100.7" }))).toEqual({ remoteAddress: "198.51.100.7", encrypted: true });
+      expect(JSON.parse(await ask({}))).toEqual({ remoteAddress: "127.0.0.1", encrypted: true });
+      agent.destroy();
       const plain = await sendRaw(port, "GET /who HTTP/1.1\r\nHost: x\r\n\r\n", 3000);
       expect(plain.statuses).toEqual([]);
       fs.rmSync(certs.dir, { recursive: true, force: true });

@@ -120,6 +120,13 @@ export function observabilitySuite(runtime: RuntimeName, engine?: Engine): void 
       expect(fs.statSync(path.join(xdg, "unicorn")).mode & 0o777).toBe(0o700);
       expect(JSON.parse((await ctl(runtime, ["status", "--json"], env)).stdout)).toMatchObject({ name: "shop", pid: server.pid });
       expect((await ctl(runtime, ["--name", "shop", "status", "--json"], env)).code).toBe(0);
+      // A path that holds something else is never replaced.
+      fs.mkdirSync(path.join(xdg, "folder"));
+      fs.writeFileSync(path.join(xdg, "folder", "keep.txt"), "kept");
+      const misnamed = new Server(runtime, [APP, "-b", "127.0.0.1:0", "--control-socket", path.join(xdg, "folder"), ...engineArgs(engine)]);
+      expect((await misnamed.exited()).code).toBe(2);
+      expect(misnamed.log).toMatch(/Cannot create the control socket ".*folder": a directory is there, not a socket/);
+      expect(fs.readFileSync(path.join(xdg, "folder", "keep.txt"), "utf8")).toBe("kept");
       const dead = await ctl(runtime, ["--socket", path.join(xdg, "nothing.ctl"), "workers"]);
       expect(dead.code).toBe(3);
       expect(dead.stderr).toMatch(/unicorn ctl: cannot reach a unicorn at ".*nothing\.ctl": there is no such socket: is the server running\?/);
@@ -189,6 +196,21 @@ export function observabilitySuite(runtime: RuntimeName, engine?: Engine): void 
       expect(after.get('unicorn_worker_restarts_total{reason="crash"}')).toBe(1);
       expect(after.has(`unicorn_worker_resident_memory_bytes{pid="${victim}"}`)).toBe(false);
       expect((await request(metricsUrl.replace("/metrics", "/other"))).status).toBe(404);
+    });
+
+    test("a worker that leaves (recycled by --max-requests) hands in its last counts: none is lost", async () => {
+      const dir = tempDir();
+      const socket = path.join(dir, "app.ctl");
+      const server = new Server(runtime, [APP, "-w", "1", "-b", "127.0.0.1:0", "--max-requests", "7", "--control-socket", socket, ...engineArgs(engine)]);
+      const url = await server.ready();
+      for (let i = 0; i < 20; i++) expect((await request(`${url}/pid`)).status).toBe(200);
+      // 20 requests at 7 a worker: a worker recycled (it serves on until its replacement does), and gone.
+      const stats = await until("20 requests counted, a worker recycled", async () => {
+        const s = JSON.parse((await ctl(runtime, ["--socket", socket, "stats", "--json"])).stdout);
+        return s.requests >= 20 && s.restarts["max-requests"] >= 1 ? s : undefined;
+      });
+      expect(stats.requests).toBe(20);
+      fs.rmSync(dir, { recursive: true, force: true });
     });
 
     test("StatsD: Gunicorn's names over UDP, once a second", async () => {
