@@ -396,12 +396,33 @@ export async function serveNodeHttp(
   };
   const sockets = new Set<HttpSocket>();
   // No per-request bookkeeping while serving: the drain reads Node's own socket state instead.
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (check(req, res)) dispatch(req, res);
+  /**
+   * A pipelined request (sent before the answer to the one ahead of it) is taken up once that answer is
+   * sent: answers go out in order anyway, and the socket then shows each request's client only while that
+   * request is served (a trusted proxy's client shown for one would otherwise change under the other).
+   */
+  const serveInTurn = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket as HttpSocket;
+    const ahead = socket[LAST];
+    // The last answer on the socket at once, so that a parse error later waits for it (clientError).
+    socket[LAST] = res;
+    if (ahead === undefined || ahead.writableFinished || ahead.destroyed) {
+      if (check(req, res)) dispatch(req, res);
+      return;
+    }
+    let started = false;
+    const next = () => {
+      if (started) return;
+      started = true;
+      if (!req.socket.destroyed && check(req, res)) dispatch(req, res);
+    };
+    ahead.once("finish", next);
+    ahead.once("close", next);
   };
+  const onRequest = serveInTurn;
   const onDrainingRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.shouldKeepAlive = false;
-    if (check(req, res)) dispatch(req, res);
+    serveInTurn(req, res);
   };
 
   const servers: http.Server[] = [];

@@ -233,6 +233,25 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
       conn.close();
     });
 
+    nodeOnly("pipelined requests from a trusted proxy each see their own client, for as long as they run", async () => {
+      const server = start(["--forwarded-allow-ips", "127.0.0.1"]);
+      const url = await server.ready();
+      const result = await sendRaw(
+        Number(new URL(url).port),
+        "GET /who-later HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.1\r\n\r\n" +
+          "GET /who-later HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.2\r\n\r\n" +
+          "GET /who-later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        5000,
+      );
+      expect(result.statuses).toEqual([200, 200, 200]);
+      const bodies = [...result.text.matchAll(/\{[^}]*\}/g)].map((m) => JSON.parse(m[0]));
+      expect(bodies).toEqual([
+        { before: "198.51.100.1", after: "198.51.100.1" },
+        { before: "198.51.100.2", after: "198.51.100.2" },
+        { before: "127.0.0.1", after: "127.0.0.1" },
+      ]);
+    });
+
     nodeOnly("a graceful stop lets a request in flight finish", async () => {
       const server = start([]);
       const url = await server.ready();
