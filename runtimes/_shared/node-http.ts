@@ -26,6 +26,8 @@ type WithWire = http.IncomingMessage & { [WIRE]?: Checked };
 
 /** How often a draining worker looks for idle connections to close, in ms. */
 const DRAIN_POLL_MS = 100;
+/** How long a draining worker's kept-alive connection must have been idle, reading nothing, before it is closed, in ms. */
+const DRAIN_QUIET_MS = 1000;
 /** How long a connection unicorn closed may wait for the client to close its end, in ms. */
 const LINGER_MS = 1000;
 
@@ -538,15 +540,18 @@ export async function serveNodeHttp(
       const closed = acceptors.map((server) =>
         new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
       );
-      // A socket is closed once it has been idle, and has read nothing, for a whole poll:
-      // a client that sends its next request meanwhile gets it answered with Connection: close.
-      const lastRead = new Map<HttpSocket, number>();
+      // A socket is closed once it has been idle, and has read nothing, for DRAIN_QUIET_MS: a client (a
+      // balancer's pooled connection) that sends its next request meanwhile gets it answered with
+      // Connection: close, and a connection in use is never closed under a request being sent on it.
+      const quiet = new Map<HttpSocket, { bytes: number; since: number }>();
       return new Promise<void>((resolve) => {
         const poll = setInterval(() => {
+          const now = Date.now();
           for (const socket of sockets) {
-            const idle = !socket._httpMessage;
-            if (idle && lastRead.get(socket) === socket.bytesRead) socket.destroy();
-            else lastRead.set(socket, idle ? socket.bytesRead : -1);
+            const seen = quiet.get(socket);
+            if (socket._httpMessage || seen === undefined || seen.bytes !== socket.bytesRead) {
+              quiet.set(socket, { bytes: socket._httpMessage ? -1 : socket.bytesRead, since: now });
+            } else if (now - seen.since >= DRAIN_QUIET_MS) socket.destroy();
           }
           if (sockets.size === 0) {
             clearInterval(poll);

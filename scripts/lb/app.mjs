@@ -5,6 +5,7 @@ export default {
       const body = await request.arrayBuffer();
       return new Response(`got ${body.byteLength}\n`);
     }
-    return new Response("ok\n");
+    // Which instance answered: the script waits until the balancer sends to a restarted one again.
+    return new Response(`ok ${process.env.LB_INSTANCE ?? ""}\n`);
   },
 };
