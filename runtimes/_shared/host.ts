@@ -150,7 +150,7 @@ export const host: Host = {
     return lastRss;
   },
   acceptQueue() {
-    // The kernel's accept queue of this process's listening sockets: rx_queue of its LISTEN (0A) lines.
+    // The kernel's accept queue of this process's listening sockets.
     try {
       const inodes = new Set<string>();
       for (const fd of fs.readdirSync("/proc/self/fd")) {
@@ -161,16 +161,7 @@ export const host: Host = {
           // closed meanwhile
         }
       }
-      let queued = 0;
-      for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-        const lines = fs.readFileSync(table, "utf8").split("\n");
-        for (let i = 1; i < lines.length; i++) {
-          const fields = lines[i]!.trim().split(/\s+/);
-          if (fields[3] !== "0A" || !inodes.has(fields[9]!)) continue;
-          queued += parseInt(fields[4]!.split(":")[1]!, 16);
-        }
-      }
-      return queued;
+      return queuedOn((fields) => inodes.has(fields[9]!));
     } catch {
       return undefined;
     }
@@ -256,24 +247,30 @@ export const host: Host = {
   serveHttp,
   listenQueue(ports) {
     // The kernel's accept queues of every listening socket on these ports (workers' SO_REUSEPORT ones included).
+    const wanted = new Set(ports);
     try {
-      const wanted = new Set(ports);
-      let queued = 0;
-      for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-        const lines = fs.readFileSync(table, "utf8").split("\n");
-        for (let i = 1; i < lines.length; i++) {
-          const fields = lines[i]!.trim().split(/\s+/);
-          if (fields[3] !== "0A") continue;
-          const port = parseInt(fields[1]!.split(":")[1]!, 16);
-          if (wanted.has(port)) queued += parseInt(fields[4]!.split(":")[1]!, 16);
-        }
-      }
-      return queued;
+      return queuedOn((fields) => wanted.has(parseInt(fields[1]!.split(":")[1]!, 16)));
     } catch {
       return undefined;
     }
   },
 };
+
+/**
+ * Connections waiting to be accepted on the listening sockets `pick` chooses: the rx_queue of the LISTEN
+ * (0A) lines of /proc/net/tcp and tcp6, whose fields `pick` reads. Throws when /proc cannot be read.
+ */
+function queuedOn(pick: (fields: string[]) => boolean): number {
+  let queued = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    const lines = fs.readFileSync(table, "utf8").split("\n");
+    for (let i = 1; i < lines.length; i++) {
+      const fields = lines[i]!.trim().split(/\s+/);
+      if (fields[3] === "0A" && pick(fields)) queued += parseInt(fields[4]!.split(":")[1]!, 16);
+    }
+  }
+  return queued;
+}
 
 const udpSockets = new Map<string, dgram.Socket>();
 

@@ -14,10 +14,10 @@
 // just those (--match) with short, many rounds (--duration 3 --runs 7).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { CLK_TCK, freePort, median, treeTicks, waitServing, wrk } from "./measure.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const APPS = path.join(ROOT, "scripts/bench/apps");
@@ -32,7 +32,6 @@ const { values } = parseArgs({
     match: { type: "string", default: "" },
   },
 });
-const CLK_TCK = 100;
 const workers = values.workers;
 const node = process.execPath;
 const unicorn = [node, path.join(ROOT, "bin/unicorn.mjs")];
@@ -72,56 +71,6 @@ const CASES = Object.fromEntries(["express", "fastify"].map((fw) => [fw, [
   { name: `${NAMES[fw]}, unicorn ${workers} workers`, cmd: (p) => [...unicorn, app(fw), "-w", workers, "-b", `127.0.0.1:${p}`, ...quiet] },
 ]]));
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** CPU ticks of pid and all its descendants, from /proc. */
-function treeTicks(root) {
-  const stats = new Map();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const text = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {}
-  }
-  const tree = new Set([root]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, s] of stats) if (!tree.has(pid) && tree.has(s.ppid)) (tree.add(pid), (grew = true));
-  }
-  let ticks = 0;
-  for (const pid of tree) ticks += stats.get(pid)?.ticks ?? 0;
-  return ticks;
-}
-
-async function waitServing(port, deadline) {
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      if ((await res.json()).message === "Hello, World!") return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`not serving on ${port}`);
-}
-
-function wrk(port) {
-  const out = execFileSync("taskset", ["-c", "0", "wrk", "-t1", `-c${values.connections}`, `-d${values.duration}s`, "--latency", `http://127.0.0.1:${port}/`], { encoding: "utf8" });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const total = Number(/(\d+) requests in/.exec(out)[1]);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const p99ms = Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 })[p99[2]];
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out)?.[0] ?? "";
-  return { rps, total, p99ms, errors };
-}
 
 /** Starts a case; returns the pid whose process tree is the server, and how to stop it. */
 function start(c, port) {
@@ -152,12 +101,12 @@ async function measure(c) {
   let server;
   try {
     server = start(c, port);
-    await waitServing(port, Date.now() + 30_000);
+    await waitServing(port, Date.now() + 30_000, (text) => JSON.parse(text).message === "Hello, World!");
     const startup = performance.now() - started;
     // Warm up, then measure.
     execFileSync("taskset", ["-c", "0", "wrk", "-t1", `-c${values.connections}`, "-d2s", `http://127.0.0.1:${port}/`]);
     const before = treeTicks(server.pid);
-    const result = wrk(port);
+    const result = wrk(port, values);
     const cpuMs = ((treeTicks(server.pid) - before) * 1000) / CLK_TCK;
     return { ...result, startup, cpuPer1k: (cpuMs / result.total) * 1000 };
   } catch (error) {
@@ -185,7 +134,6 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const match = new RegExp(values.match);
 const cases = values.only.split(",").flatMap((fw) => CASES[fw]).filter((c) => match.test(c.name));
 const results = new Map(cases.map((c) => [c, []]));

@@ -8,9 +8,9 @@
 // just those (--only, --match) with short, many rounds (--duration 3 --runs 7).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { CLK_TCK, freePort, median, treeTicks, waitServing, wrk } from "./measure.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BIN = path.join(ROOT, "node_modules/.bin");
@@ -25,7 +25,6 @@ const { values } = parseArgs({
     match: { type: "string", default: "" },
   },
 });
-const CLK_TCK = 100;
 const workers = values.workers;
 const hello = path.join(ROOT, "scripts/bench/hello.mjs");
 const bare = (name) => path.join(ROOT, "scripts/bench/bare", name);
@@ -66,56 +65,6 @@ const CASES = {
   ],
 };
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** CPU ticks of pid and all its descendants, from /proc. */
-function treeTicks(root) {
-  const stats = new Map();
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const text = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      stats.set(Number(entry), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
-    } catch {}
-  }
-  const tree = new Set([root]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, s] of stats) if (!tree.has(pid) && tree.has(s.ppid)) (tree.add(pid), (grew = true));
-  }
-  let ticks = 0;
-  for (const pid of tree) ticks += stats.get(pid)?.ticks ?? 0;
-  return ticks;
-}
-
-async function waitServing(port, deadline) {
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/`);
-      if ((await res.text()) === "Hello, World!") return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`not serving on ${port}`);
-}
-
-function wrk(port) {
-  const out = execFileSync("taskset", ["-c", "0", "wrk", "-t1", `-c${values.connections}`, `-d${values.duration}s`, "--latency", `http://127.0.0.1:${port}/`], { encoding: "utf8" });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
-  const total = Number(/(\d+) requests in/.exec(out)[1]);
-  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const p99ms = Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 })[p99[2]];
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(out)?.[0] ?? "";
-  return { rps, total, p99ms, errors };
-}
 
 async function measure(c) {
   const port = await freePort();
@@ -125,12 +74,12 @@ async function measure(c) {
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   try {
-    await waitServing(port, Date.now() + 20_000);
+    await waitServing(port, Date.now() + 20_000, (text) => text === "Hello, World!");
     const startup = performance.now() - started;
     // Warm up, then measure.
     execFileSync("taskset", ["-c", "0", "wrk", "-t1", `-c${values.connections}`, "-d2s", `http://127.0.0.1:${port}/`]);
     const before = treeTicks(child.pid);
-    const result = wrk(port);
+    const result = wrk(port, values);
     const cpuMs = ((treeTicks(child.pid) - before) * 1000) / CLK_TCK;
     return { ...result, startup, cpuPer1k: (cpuMs / result.total) * 1000 };
   } catch (error) {
@@ -141,7 +90,6 @@ async function measure(c) {
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const runtimes = values.only.split(",");
 const match = new RegExp(values.match);
 const cases = runtimes.flatMap((rt) => CASES[rt]).filter((c) => match.test(c.name));

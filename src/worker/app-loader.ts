@@ -97,10 +97,10 @@ export async function toServable(value: unknown, choice: AppInterface | "auto", 
   const answersAll = has(value, "\u0000unicorn-probe");
   if (has(value, "fetch") && (typeof value === "object" || answersAll)) {
     if (choice === "node") return undefined;
-    const app = value as { fetch: FetchHandler; server?: unknown; getServer?: unknown };
+    const app = value as { server?: unknown };
     // Elysia reads its own `server` (set by listen(), which unicorn does not call) for server.requestIP().
     if (!answersAll && has(app, "getServer") && app.server === null) app.server = requestIpServer;
-    return { interface: "fetch", handler: app.fetch.bind(app), what: "an object with fetch(request)" };
+    return { interface: "fetch", handler: toHandler(value)!, what: "an object with fetch(request)" };
   }
   if (answersAll) return undefined;
   if (has(value, "getHttpAdapter") && depth === 0) {
@@ -143,7 +143,7 @@ export async function toServable(value: unknown, choice: AppInterface | "auto", 
   }
   return {
     interface: "fetch",
-    handler: value as FetchHandler,
+    handler: toHandler(value)!,
     what: choice === "fetch" || params.length < 2 ? `a function ${signature} => Response` :
       `a function ${signature}, read as a Fetch handler (say --interface node if it is a Node request listener (req, res))`,
   };

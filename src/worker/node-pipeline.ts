@@ -21,23 +21,34 @@ import type { AccessLog } from "../http/access-log.ts";
 import { BodyLimitError, proxiedInfo, reasonPhrase, type RequestPolicy } from "../http/policy.ts";
 import type { Rejection } from "../http/types.ts";
 import type { Logger } from "../log/logger.ts";
+import { healthReply } from "../http/health.ts";
 import type { RequestStats } from "./stats.ts";
 import type { EngineInfo, NodeEngineHandler, NodeListener, NodeRequest, NodeResponse, RemoteAddr } from "../runtime.ts";
 
-/** What the Node-style pipeline is built from: as a Fetch pipeline's parts, with a listener for the app. */
-export interface NodePipelineParts {
-  readonly app: NodeListener;
+/** What every request pipeline (Fetch or Node-style) is built from, besides the app. */
+export interface StageParts {
+  /** The worker's request counts, for the heartbeat, `unicorn ctl` and the metrics. */
   readonly stats: RequestStats;
+  /** `--health-path`, answered before anything else; undefined for none. */
   readonly healthPath?: string;
+  /** Whether the worker takes requests (not stopping): the health path's 200 or 503. */
   readonly ready: () => boolean;
   readonly hooks: Hooks;
   readonly worker: WorkerInfo;
   readonly log: Logger;
   readonly policy: RequestPolicy;
+  /** The access log, when `--access-logfile` is set. */
   readonly accessLog?: AccessLog;
+  /** `--request-timeout`, in seconds; 0 for none. */
   readonly requestTimeout: number;
+  /** `--max-requests` (jitter applied): `onLimit` is called when the request of that number arrives. */
   readonly maxRequests: number;
   readonly onLimit: () => void;
+}
+
+/** What the Node-style pipeline is built from: the stages' parts, with a listener for the app. */
+export interface NodePipelineParts extends StageParts {
+  readonly app: NodeListener;
   /** Logs a refusal the way every refusal is logged. */
   readonly refused: (rejection: Rejection, peer: RemoteAddr) => void;
 }
@@ -158,15 +169,11 @@ export function buildNodePipeline(parts: NodePipelineParts): NodePipeline {
 
   const { stats, healthPath, ready } = parts;
   const handler: NodeEngineHandler = (req, res, info) => {
-    if (healthPath !== undefined && healthPath !== "") {
+    if (healthPath) {
       const url = req.url ?? "";
       const q = url.indexOf("?");
-      const path = q < 0 ? url : url.slice(0, q);
-      if (path === healthPath || path === `${healthPath}/live`) {
-        const ok = path !== healthPath || ready();
-        answer(res, ok ? 200 : 503, ok ? "ok\n" : "stopping\n", false);
-        return;
-      }
+      const reply = healthReply(q < 0 ? url : url.slice(0, q), healthPath, ready);
+      if (reply) return void answer(res, reply.status, reply.body, false);
     }
     const t0 = stats.start();
     let ended = false;

@@ -22,37 +22,21 @@
  * Node-style apps) go in this list, not into the engines.
  */
 import { callHook, type Hooks, type WorkerInfo } from "../config/hooks.ts";
-import { type AccessEntry, AccessLog, targetOf } from "../http/access-log.ts";
+import { type AccessEntry, targetOf } from "../http/access-log.ts";
 import { guardApp } from "../http/app-handler.ts";
-import { reasonPhrase, type RequestPolicy } from "../http/policy.ts";
+import { reasonPhrase } from "../http/policy.ts";
 import { withRequestTimeout } from "../http/request-timeout.ts";
 import type { Rejection } from "../http/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EngineHandler, FetchHandler, RemoteAddr, ServedApp, WireHead } from "../runtime.ts";
-import type { RequestStats } from "./stats.ts";
+import { healthReply } from "../http/health.ts";
 import type { ServableApp } from "./app-loader.ts";
-import { buildNodePipeline } from "./node-pipeline.ts";
+import type { RequestStats } from "./stats.ts";
+import { buildNodePipeline, type StageParts } from "./node-pipeline.ts";
 
-/** What the pipeline is built from. */
-export interface PipelineParts {
+/** What the pipeline is built from: the stages' parts, and the app. */
+export interface PipelineParts extends StageParts {
   readonly app: ServableApp;
-  /** The worker's request counts, for the heartbeat, `unicorn ctl` and the metrics. */
-  readonly stats: RequestStats;
-  /** `--health-path`, answered before anything else; undefined for none. */
-  readonly healthPath?: string;
-  /** Whether the worker takes requests (not stopping): the health path's 200 or 503. */
-  readonly ready: () => boolean;
-  readonly hooks: Hooks;
-  readonly worker: WorkerInfo;
-  readonly log: Logger;
-  readonly policy: RequestPolicy;
-  /** The access log, when `--access-logfile` is set. */
-  readonly accessLog?: AccessLog;
-  /** `--request-timeout`, in seconds; 0 for none. */
-  readonly requestTimeout: number;
-  /** `--max-requests` (jitter applied): `onLimit` is called when the request of that number arrives. */
-  readonly maxRequests: number;
-  readonly onLimit: () => void;
 }
 
 /** A built pipeline: what engines call, and what the worker reads. */
@@ -103,27 +87,16 @@ function pathOf(url: string): string {
   return query < 0 ? url.slice(start) : url.slice(start, query);
 }
 
-/**
- * `--health-path`: answered by unicorn before anything else (not logged, not counted, never the app's):
- * PATH is readiness, 200 while the worker takes requests and 503 once it stops (a graceful stop, a
- * retirement); PATH/live is liveness, 200 whenever the worker answers at all.
- */
-export function healthAnswer(path: string, healthPath: string, ready: boolean): Response | undefined {
-  if (path === healthPath) {
-    return new Response(ready ? "ok\n" : "stopping\n", {
-      status: ready ? 200 : 503,
-      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
-    });
-  }
-  if (path === `${healthPath}/live`) {
-    return new Response("ok\n", { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });
-  }
-  return undefined;
-}
-
 function withHealth(next: EngineHandler, healthPath: string | undefined, ready: () => boolean): EngineHandler {
   if (!healthPath) return next;
-  return (request, info) => healthAnswer(pathOf(request.url), healthPath, ready()) ?? next(request, info);
+  return (request, info) => {
+    const reply = healthReply(pathOf(request.url), healthPath, ready);
+    if (reply === undefined) return next(request, info);
+    return new Response(reply.body, {
+      status: reply.status,
+      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+    });
+  };
 }
 
 /** A field of a raw head, by name (the first), for the access log. */

@@ -1,0 +1,12 @@
+/**
+ * `--health-path`, answered by unicorn in each worker before anything else (not logged, not counted,
+ * never the app's): PATH is readiness, 200 while the worker takes requests and 503 once it stops (a
+ * graceful stop, a retirement); PATH/live is liveness, 200 whenever the worker answers at all.
+ */
+
+/** The answer to a request for `path`, or undefined when it is not the health path's. */
+export function healthReply(path: string, healthPath: string, ready: () => boolean): { status: number; body: string } | undefined {
+  if (path === `${healthPath}/live`) return { status: 200, body: "ok\n" };
+  if (path !== healthPath) return undefined;
+  return ready() ? { status: 200, body: "ok\n" } : { status: 503, body: "stopping\n" };
+}
