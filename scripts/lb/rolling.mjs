@@ -1,32 +1,46 @@
 #!/usr/bin/env node
-// Two unicorn instances behind nginx on loopback, under continuous load (kept-alive and fresh
-// connections, GETs and POSTs): a rolling restart of both (TERM one, start it again, wait for its
-// health, then the other), then a rolling HUP. Prints what was sent, what failed and how long each
-// instance took to drain; exits 1 if any request failed.
+// Two unicorn instances behind a load balancer on loopback, under continuous load (kept-alive and fresh
+// connections, GETs and 1 KiB POSTs): a rolling restart of both (each leaves the balancer, gets TERM,
+// starts again, and is back in the balancer before the other goes), then a rolling HUP. Prints what was
+// sent, what failed (and during which step), and how long each instance took to drain; exits 1 if any
+// request failed.
 //
-//   node scripts/lb/rolling.mjs [--runtime node|bun|deno] [--workers 2] [--rounds 1] [--json]
+//   node scripts/lb/rolling.mjs [--runtime node|bun|deno] [--engine auto|native|node]
+//     [--balancer nginx|haproxy] [--steps restart,hup] [--workers 2] [--rounds 1] [--json]
 //
-// Needs nginx (Debian: apt-get install nginx-light). LB_KEEP=1 keeps nginx's folder (error.log) for a look.
+// How an instance leaves the balancer before its listener closes (docs/deploy.md):
+// - haproxy: by itself. HAProxy checks GET /healthz every 200 ms (out after 2 failures, a check may take
+//   1 s); unicorn runs with --shutdown-delay 1.5, so on TERM the health answer turns 503, HAProxy stops
+//   sending within ~0.5 s, and the listener closes 1.5 s after TERM with nothing arriving on it. The rule:
+//   --shutdown-delay above fall × inter plus a check's duration.
+// - nginx: it cannot. Open-source nginx has no active health checks: it learns that an instance left when
+//   a connection to it is refused, and keeps sending until its listener closes. The last listener of an
+//   instance to close resets the connections the kernel queued on it and had not handed over yet (Linux
+//   moves them to another listener of the same port only while one is open: net.ipv4.tcp_migrate_req),
+//   and nginx does not retry a POST it has sent: a plain TERM can lose a few POSTs on any server, more
+//   when the server's drain makes nginx open new connections while the listener is still open (figures
+//   in docs/deploy.md). Marking the server `down` and reloading nginx first moves the loss to nginx's own
+//   side: its old workers close their idle client connections as clients send on them (measured: 6 to 11
+//   resets per rolling pass). HUP loses nothing: the new workers' listeners are open before the old close.
 //
-// Where it stands (2026-12-01, 5 runs per runtime, 2 workers each, nginx 1.22 with upstream keep-alive,
-// ~10,000 to 50,000 requests a run): Node 0 failed in 5 runs of 5; Deno (node:http engine) 0 in 3, 2 and 3
-// POSTs in the others (nginx: "Connection reset by peer" while reading the response from a worker whose
-// SO_REUSEPORT listener is closing); Bun 0 in 4, 2 POSTs in one (Bun.serve's stop() closes idle kept-alive
-// connections as nginx sends on them). GETs are retried by nginx and never failed. Not yet a test.
+// Needs nginx (Debian: nginx-light) or HAProxy (Debian: haproxy). LB_KEEP=1 keeps the balancer's folder.
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { freePort } from "../bench/measure.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const BIN = path.join(ROOT, "node_modules/.bin");
 const { values } = parseArgs({
   options: {
     runtime: { type: "string", default: "node" },
+    engine: { type: "string", default: "auto" },
+    balancer: { type: "string", default: "nginx" },
+    steps: { type: "string", default: "restart,hup" },
     workers: { type: "string", default: "2" },
     rounds: { type: "string", default: "1" },
     json: { type: "boolean", default: false },
@@ -38,18 +52,15 @@ const LAUNCH = {
   deno: [path.join(BIN, "deno"), "run", "-A", path.join(ROOT, "mod.ts")],
 };
 const launch = LAUNCH[values.runtime];
-if (!launch) throw new Error(`--runtime must be node, bun or deno, not ${values.runtime}`);
+if (!launch) fatal(`--runtime must be node, bun or deno, not ${values.runtime}`);
+if (!["nginx", "haproxy"].includes(values.balancer)) fatal(`--balancer must be nginx or haproxy, not ${values.balancer}`);
+const steps = new Set(values.steps.split(","));
+if (![...steps].every((s) => s === "restart" || s === "hup")) fatal(`--steps takes restart and hup, not ${values.steps}`);
 const say = (line) => values.json || console.error(line);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+function fatal(message) {
+  console.error(`rolling.mjs: ${message}`);
+  process.exit(2);
 }
 
 function waitFor(what, check, ms = 30_000) {
@@ -70,24 +81,15 @@ function waitFor(what, check, ms = 30_000) {
   });
 }
 
+/** GET on a fresh connection: status and body (0 and "" when it failed). */
 function get(port, target) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: "127.0.0.1", port, path: target, agent: false }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode));
-    });
-    req.on("error", () => resolve(0));
-  });
-}
-
-function getBody(port, target) {
   return new Promise((resolve) => {
     const req = http.get({ host: "127.0.0.1", port, path: target, agent: false }, (res) => {
       let text = "";
       res.on("data", (c) => (text += c));
-      res.on("end", () => resolve(text));
+      res.on("end", () => resolve({ status: res.statusCode, text }));
     });
-    req.on("error", () => resolve(""));
+    req.on("error", () => resolve({ status: 0, text: "" }));
   });
 }
 
@@ -101,8 +103,12 @@ class Instance {
   start() {
     const [cmd, ...args] = launch;
     this.log = "";
+    // --keep-alive 75 outlives both balancers' upstream idle timeouts (60 s): the balancer, not unicorn,
+    // closes an idle pooled connection, so it never sends on one unicorn is closing.
+    const extra = values.balancer === "haproxy" ? ["--shutdown-delay", "1.5"] : [];
     this.child = spawn(cmd, [...args, path.join(ROOT, "scripts/lb/app.mjs"), "-b", `127.0.0.1:${this.port}`, "-w", values.workers,
-      "--health-path", "/healthz", "--keep-alive", "75", "--graceful-timeout", "20", "--no-control-socket"], {
+      "--engine", values.engine, "--health-path", "/healthz", "--keep-alive", "75", "--graceful-timeout", "20",
+      "--no-control-socket", ...extra], {
       cwd: ROOT,
       env: { ...process.env, npm_lifecycle_event: undefined, npm_command: undefined, LB_INSTANCE: this.name },
       stdio: ["ignore", "pipe", "pipe"],
@@ -113,44 +119,59 @@ class Instance {
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
   }
   serving() {
-    return waitFor(`${this.name} serving`, async () => (await get(this.port, "/healthz")) === 200);
+    return waitFor(`${this.name} serving`, async () => (await get(this.port, "/healthz")).status === 200);
   }
   count(pattern) {
     return (this.log.match(pattern) ?? []).length;
   }
 }
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-lb-"));
-const [lbPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
-const instances = [new Instance("A", portA), new Instance("B", portB)];
-for (const instance of instances) instance.start();
-await Promise.all(instances.map((i) => i.serving()));
+/** Children of a process and their command lines, from /proc. */
+function childrenOf(pid) {
+  const found = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== pid) continue;
+      found.push({ pid: Number(entry), cmdline: fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ") });
+    } catch {}
+  }
+  return found;
+}
 
-// nginx as a balancer is usually set up: upstream keep-alive, HTTP/1.1, retries on connection errors
-// (a POST already sent is never retried), keep-alive shorter than unicorn's --keep-alive (75 s).
-const conf = path.join(dir, "nginx.conf");
-fs.writeFileSync(conf, `
+/**
+ * nginx as a balancer is usually set up: upstream keep-alive over HTTP/1.1, retries on connection
+ * errors (a POST once sent is never retried), upstream keep-alive (60 s) shorter than unicorn's (75 s).
+ */
+class Nginx {
+  constructor(dir, port, instances) {
+    Object.assign(this, { dir, port, instances });
+    this.conf = path.join(dir, "nginx.conf");
+  }
+  async start() {
+    const servers = this.instances.map((i) => `    server 127.0.0.1:${i.port} max_fails=1 fail_timeout=1s;`);
+    fs.writeFileSync(this.conf, `
 ${process.getuid?.() === 0 ? "user root;" : ""}
 worker_processes 1;
 daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
+pid ${this.dir}/nginx.pid;
+error_log ${this.dir}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  client_body_temp_path ${this.dir}/body;
+  proxy_temp_path ${this.dir}/proxy;
+  fastcgi_temp_path ${this.dir}/fastcgi;
+  uwsgi_temp_path ${this.dir}/uwsgi;
+  scgi_temp_path ${this.dir}/scgi;
   upstream app {
-    server 127.0.0.1:${portA} max_fails=1 fail_timeout=1s;
-    server 127.0.0.1:${portB} max_fails=1 fail_timeout=1s;
+${servers.join("\n")}
     keepalive 32;
     keepalive_timeout 60s;
   }
   server {
-    listen 127.0.0.1:${lbPort};
+    listen 127.0.0.1:${this.port};
     keepalive_timeout 65s;
     location / {
       proxy_pass http://app;
@@ -162,20 +183,121 @@ http {
   }
 }
 `);
-const nginx = spawn("nginx", ["-c", conf, "-p", dir], { stdio: ["ignore", "ignore", "pipe"] });
-let nginxErr = "";
-nginx.stderr.on("data", (c) => (nginxErr += c));
-await waitFor("nginx", async () => (await get(lbPort, "/")) === 200, 10_000).catch((error) => {
-  throw new Error(`${error.message}: ${nginxErr}`);
-});
+    this.child = spawn("nginx", ["-c", this.conf, "-p", this.dir], { stdio: ["ignore", "ignore", "pipe"] });
+    this.err = "";
+    this.child.stderr.on("data", (c) => (this.err += c));
+    this.exited = new Promise((resolve) => this.child.on("exit", resolve));
+    await waitFor("nginx", async () => (await get(this.port, "/")).status === 200, 10_000).catch((error) => {
+      throw new Error(`${error.message}: ${this.err}`);
+    });
+  }
+  /** nginx learns that an instance left when its connections are refused. */
+  async leave() {}
+  async rejoin() {}
+  stop() {
+    this.child.kill("SIGQUIT");
+    return this.exited;
+  }
+}
 
-// The load: 4 loops on kept-alive connections, 2 on fresh ones; GETs and 1 KiB POSTs alternate.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-const body = "x".repeat(1024);
+/**
+ * HAProxy checks each instance's health endpoint every 200 ms and takes it out after two failures (the
+ * --shutdown-delay answer is 503), back in after two 200s; retries only what failed to connect.
+ */
+class HAProxy {
+  constructor(dir, port, instances) {
+    Object.assign(this, { dir, port, instances });
+    this.conf = path.join(dir, "haproxy.cfg");
+  }
+  async start() {
+    const servers = this.instances.map((i) => `  server ${i.name} 127.0.0.1:${i.port} check inter 200ms fall 2 rise 2`);
+    fs.writeFileSync(this.conf, `
+global
+  maxconn 4096
+  log stderr format raw local0 notice
+defaults
+  mode http
+  log global
+  timeout connect 2s
+  timeout client 65s
+  timeout server 65s
+  timeout http-keep-alive 60s
+  timeout check 1s
+  retries 3
+  option redispatch
+  retry-on conn-failure
+frontend web
+  bind 127.0.0.1:${this.port}
+  default_backend app
+backend app
+  balance roundrobin
+  option httpchk GET /healthz
+  http-check expect status 200
+  http-reuse safe
+${servers.join("\n")}
+`);
+    this.child = spawn("haproxy", ["-db", "-f", this.conf], { stdio: ["ignore", "ignore", "pipe"] });
+    this.err = "";
+    this.child.stderr.on("data", (c) => (this.err += c));
+    this.exited = new Promise((resolve) => this.child.on("exit", resolve));
+    await waitFor("haproxy", async () => (await get(this.port, "/")).status === 200, 10_000).catch((error) => {
+      throw new Error(`${error.message}: ${this.err}`);
+    });
+  }
+  /** The instance takes itself out: TERM turns its health answer to 503 for --shutdown-delay. */
+  async leave() {}
+  async rejoin() {}
+  stop() {
+    if (process.env.LB_KEEP) fs.writeFileSync(path.join(this.dir, "haproxy.log"), this.err);
+    this.child.kill("SIGUSR1");
+    return this.exited;
+  }
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "unicorn-lb-"));
+const [lbPort, portA, portB] = [await freePort(), await freePort(), await freePort()];
+const instances = [new Instance("A", portA), new Instance("B", portB)];
+const balancer = new (values.balancer === "haproxy" ? HAProxy : Nginx)(dir, lbPort, instances);
 const stats = { requests: 0, failed: 0, get: 0, post: 0, failures: {} };
+// What the script is doing when a request fails ("TERM A", "HUP B"), for the figures.
+let phase = "warm-up";
 let running = true;
+let loops = [];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+const drains = [];
+const hups = [];
+
+async function cleanUp() {
+  running = false;
+  await Promise.all(loops);
+  agent.destroy();
+  await balancer.stop?.();
+  for (const instance of instances) instance.child?.kill("SIGTERM");
+  await Promise.all(instances.map((i) => i.exited));
+  if (!process.env.LB_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+  else console.error(`kept ${dir}`);
+}
+// Stopped from outside (a test's deadline): nothing is left running.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    running = false;
+    balancer.child?.kill("SIGKILL");
+    for (const instance of instances) instance.child?.kill("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+/** One request through the balancer, checked; a failure is counted with the step it happened in. */
+const body = "x".repeat(1024);
 function once(keepAlive, post) {
   return new Promise((resolve) => {
+    const at = phase;
+    const fail = (why) => {
+      stats.failed++;
+      const key = `${why} during ${at}`;
+      stats.failures[key] = (stats.failures[key] ?? 0) + 1;
+    };
     const req = http.request({
       host: "127.0.0.1", port: lbPort, path: post ? "/echo" : "/", method: post ? "POST" : "GET",
       agent: keepAlive ? agent : false,
@@ -191,63 +313,72 @@ function once(keepAlive, post) {
       });
       res.on("error", (error) => (fail(error.code ?? error.message), resolve()));
     });
-    const fail = (why) => {
-      stats.failed++;
-      stats.failures[why] = (stats.failures[why] ?? 0) + 1;
-    };
     req.on("error", (error) => (fail(error.code ?? error.message), resolve()));
     stats.requests++;
     post ? stats.post++ : stats.get++;
     req.end(post ? body : undefined);
   });
 }
-const loops = Array.from({ length: 6 }, async (_, i) => {
-  let n = 0;
-  while (running) await once(i < 4, n++ % 2 === 1);
-});
-const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
 
-const drains = [];
-const hups = [];
+/** Until the balancer sends to this instance again, as a rolling restart waits for the balancer's check. */
+function routedTo(instance) {
+  return waitFor(`the balancer sending to ${instance.name} again`, async () => {
+    for (let i = 0; i < 20; i++) if ((await get(lbPort, "/")).text === `ok ${instance.name}\n`) return true;
+    return undefined;
+  });
+}
+
 try {
-  await settle();
+  for (const instance of instances) instance.start();
+  await Promise.all(instances.map((i) => i.serving()));
+  await balancer.start();
+  // The load: 4 loops on kept-alive connections, 2 on fresh ones; GETs and POSTs alternate.
+  loops = Array.from({ length: 6 }, async (_, i) => {
+    let n = 0;
+    while (running) await once(i < 4, n++ % 2 === 1);
+  });
+  await Promise.all(instances.map(routedTo));
   for (let round = 0; round < Number(values.rounds); round++) {
-    for (const instance of instances) {
+    for (const instance of steps.has("restart") ? instances : []) {
+      phase = `leave ${instance.name}`;
+      await balancer.leave(instance);
       const t0 = Date.now();
+      phase = `TERM ${instance.name}`;
       instance.child.kill("SIGTERM");
       const code = await instance.exited;
       drains.push({ instance: instance.name, ms: Date.now() - t0, code });
       say(`${instance.name}: stopped in ${Date.now() - t0} ms (exit ${code})`);
+      phase = `start ${instance.name}`;
       instance.start();
       await instance.serving();
-      // nginx set it aside (fail_timeout) when its connections were refused: the other instance is not
-      // stopped until nginx sends to this one again, as a rolling restart waits for a balancer's check.
-      await waitFor(`nginx sending to ${instance.name} again`, async () => {
-        for (let i = 0; i < 20; i++) if ((await getBody(lbPort, "/")) === `ok ${instance.name}\n`) return true;
-        return undefined;
-      });
+      phase = `rejoin ${instance.name}`;
+      await balancer.rejoin(instance);
+      await routedTo(instance);
     }
-    for (const instance of instances) {
+    for (const instance of steps.has("hup") ? instances : []) {
       const t0 = Date.now();
       const before = instance.count(/Reload complete/g);
+      phase = `HUP ${instance.name}`;
       instance.child.kill("SIGHUP");
       await waitFor(`${instance.name} reloaded`, () => instance.count(/Reload complete/g) > before);
       hups.push({ instance: instance.name, ms: Date.now() - t0 });
       say(`${instance.name}: reloaded in ${Date.now() - t0} ms`);
-      await settle();
+      phase = `after HUP ${instance.name}`;
+      // The old workers are gone: the next HUP starts from the new generation serving alone.
+      await waitFor(`${instance.name}'s old workers gone`, () =>
+        childrenOf(instance.child.pid).length === Number(values.workers));
     }
   }
-} finally {
-  running = false;
-  await Promise.all(loops);
-  agent.destroy();
-  nginx.kill("SIGQUIT");
-  for (const instance of instances) instance.child.kill("SIGTERM");
-  await Promise.all(instances.map((i) => i.exited));
-  await new Promise((resolve) => (nginx.exitCode !== null ? resolve() : nginx.on("exit", resolve)));
-  if (!process.env.LB_KEEP) fs.rmSync(dir, { recursive: true, force: true });
-  else console.error(`kept ${dir}`);
+} catch (error) {
+  // What the instances said is what tells why: print their last lines with the error.
+  for (const instance of instances) console.error(`--- ${instance.name}:\n${instance.log.split("\n").slice(-40).join("\n")}`);
+  await cleanUp();
+  throw error;
 }
-const result = { runtime: values.runtime, workers: Number(values.workers), ...stats, drains, hups };
+await cleanUp();
+const result = {
+  runtime: values.runtime, engine: values.engine, balancer: values.balancer, steps: [...steps],
+  workers: Number(values.workers), ...stats, drains, hups,
+};
 console.log(values.json ? JSON.stringify(result) : result);
 process.exit(stats.failed === 0 ? 0 : 1);
