@@ -302,6 +302,8 @@ export interface Host {
   /** Listens for channels at a unix socket; a peer whose line outgrows `maxLine` (1 MiB) is dropped. */
   listenControl<T = Message>(path: string, onChannel: (channel: Channel<T>) => void, options?: { maxLine?: number }): Promise<ControlServer>;
   makeTempDir(prefix: string): string;
+  /** This process's pid namespace (Linux: the inode of /proc/self/ns/pid); undefined where unknown. */
+  pidNamespace(): string | undefined;
   /** The folders in the temp folder whose names start with `prefix`, as full paths. */
   tempDirs(prefix: string): string[];
   removePath(path: string): void;

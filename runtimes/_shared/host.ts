@@ -44,7 +44,9 @@ function notify(fields: readonly string[], onError: (error: unknown) => void): v
   // One at a time, so that systemd hears the states in the order they happened.
   notifications = notifications.then(() =>
     new Promise<void>((resolve) => {
-      const child = spawn("systemd-notify", ["--no-block", ...fields, ...extra], { stdio: "ignore" });
+      // Not --no-block: systemd-notify then waits until systemd has read the message. A sender gone before
+      // that cannot be traced to the service, and with NotifyAccess=all its READY=1 would be dropped.
+      const child = spawn("systemd-notify", [...fields, ...extra], { stdio: "ignore" });
       child.on("error", (error) => (onError(error), resolve()));
       child.on("exit", () => resolve());
     })
@@ -117,8 +119,16 @@ export const host: Host = {
     try {
       process.kill(pid, signal);
       return true;
+    } catch (error) {
+      // Another user's process is alive all the same: kill(pid, 0) asks only that.
+      return signal === 0 && (error as NodeJS.ErrnoException).code === "EPERM";
+    }
+  },
+  pidNamespace() {
+    try {
+      return /\[(\d+)\]/.exec(fs.readlinkSync("/proc/self/ns/pid"))?.[1];
     } catch {
-      return false;
+      return undefined;
     }
   },
   monotonic: () => performance.now() / 1000,

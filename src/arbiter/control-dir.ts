@@ -1,19 +1,28 @@
 /**
- * The arbiter's control folder in the temp folder, `unicorn-PID-XXXXXX`: the control socket lives in
- * it. The pid in its name lets a later arbiter tell the folder of one that died (SIGKILL) and remove it.
+ * The arbiter's control folder in the temp folder, `unicorn-PID-nsNS-XXXXXX`: the control socket lives
+ * in it. The pid in its name lets a later arbiter tell the folder of one that died (SIGKILL) and remove
+ * it; the pid namespace in it keeps an arbiter from judging pids of another namespace (a container
+ * sharing /tmp, `unshare --pid`), where the same number is another process or none.
  */
 import type { Logger } from "../log/logger.ts";
 import type { Runtime } from "../runtime.ts";
 
 const PREFIX = "unicorn-";
+const NAME = /\/unicorn-(\d+)-(?:ns(\d+)-)?[^/]*$/;
 
 /** Removes the folders of arbiters that are gone, then makes this arbiter's. */
 export function makeControlDir(runtime: Runtime, log: Logger): string {
+  const namespace = runtime.pidNamespace();
   for (const dir of runtime.tempDirs(PREFIX)) {
-    const pid = Number(/\/unicorn-(\d+)-[^/]*$/.exec(dir)?.[1]);
-    if (!pid || pid === runtime.pid || runtime.kill(pid, 0)) continue;
-    runtime.removePath(dir);
-    log.debug(`Removed ${dir}, left by an arbiter (pid:${pid}) that is gone`);
+    const [, pid, ns] = NAME.exec(dir) ?? [];
+    if (!pid || Number(pid) === runtime.pid || ns !== namespace || runtime.kill(Number(pid), 0)) continue;
+    try {
+      runtime.removePath(dir);
+      log.debug(`Removed ${dir}, left by an arbiter (pid:${pid}) that is gone`);
+    } catch (error) {
+      // Another user's folder (the sticky temp folder): theirs to remove, not a reason to stop.
+      log.debug(`Left ${dir} (an arbiter's, pid:${pid}, that is gone): ${error instanceof Error ? error.message : error}`);
+    }
   }
-  return runtime.makeTempDir(`${PREFIX}${runtime.pid}-`);
+  return runtime.makeTempDir(`${PREFIX}${runtime.pid}-${namespace ? `ns${namespace}-` : ""}`);
 }

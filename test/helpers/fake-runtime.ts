@@ -138,6 +138,10 @@ export class FakeRuntime implements Runtime {
   makeTempDir(prefix: string) {
     return `/tmp/${prefix}fake`;
   }
+  namespace: string | undefined = "4026531836";
+  pidNamespace() {
+    return this.namespace;
+  }
   /** Temp folders `tempDirs` lists; `removed` records what the arbiter removed. */
   readonly temps: string[] = [];
   readonly removed: string[] = [];

@@ -360,17 +360,42 @@ describe("started by npm", () => {
 describe("control folders", () => {
   test("a starting arbiter removes the control folders of arbiters that are gone, and only those", async () => {
     const runtime = new FakeRuntime();
-    runtime.temps.push("/tmp/unicorn-4242-abc", "/tmp/unicorn-77-def", "/tmp/unicorn-1-self", "/tmp/unicorn-xyz");
+    runtime.temps.push(
+      "/tmp/unicorn-4242-ns4026531836-abc",
+      "/tmp/unicorn-77-ns4026531836-def",
+      "/tmp/unicorn-1-ns4026531836-self",
+      "/tmp/unicorn-xyz",
+      // Another pid namespace's arbiter: pid 4242 here says nothing about it.
+      "/tmp/unicorn-4242-ns4026532999-ghi",
+      // No namespace in its name: not judged while this arbiter knows its own.
+      "/tmp/unicorn-4242-jkl",
+    );
     runtime.livePids = new Set([77, 1]);
     const log = new Logger({ level: "debug", sink: () => {}, pid: 1, now: () => new Date(0) });
     await new Arbiter(runtime, resolveConfig(["app.ts"], {}).config, log).start();
-    expect(runtime.removed).toEqual(["/tmp/unicorn-4242-abc"]);
+    expect(runtime.removed).toEqual(["/tmp/unicorn-4242-ns4026531836-abc"]);
+  });
+
+  test("a gone arbiter's folder it may not remove (another user's) is left, and the arbiter starts", async () => {
+    const runtime = new FakeRuntime();
+    runtime.temps.push("/tmp/unicorn-4242-ns4026531836-abc");
+    runtime.livePids = new Set([1]);
+    runtime.removePath = (path: string) => {
+      throw Object.assign(new Error(`EACCES: permission denied, rmdir '${path}'`), { code: "EACCES" });
+    };
+    const lines: string[] = [];
+    const log = new Logger({ level: "debug", sink: (line) => lines.push(line), pid: 1, now: () => new Date(0) });
+    const arbiter = new Arbiter(runtime, resolveConfig(["app.ts"], {}).config, log);
+    await arbiter.start();
+    await arbiter.manageWorkers();
+    expect(runtime.spawned.length).toBe(1);
+    expect(lines.join("\n")).toMatch(/Left \/tmp\/unicorn-4242-ns4026531836-abc .*EACCES/);
   });
 
   test("the control folder is named after the arbiter's pid", async () => {
     const { runtime } = await started();
     const spec = JSON.parse(runtime.spawned[0]!.spec.env.UNICORN_WORKER!);
-    expect(spec.control).toMatch(/^\/tmp\/unicorn-1-[^/]+\/control\.sock$/);
+    expect(spec.control).toMatch(/^\/tmp\/unicorn-1-ns4026531836-[^/]+\/control\.sock$/);
     expect(spec.arbiterPid).toBe(1);
   });
 });
@@ -397,7 +422,7 @@ describe("a robust loop", () => {
     runtime.spawned[0]!.exit(1);
     expect(await running).toBe(1);
     expect(runtime.spawned.map((w) => w.signals[0])).toEqual([undefined, "SIGQUIT"]);
-    expect(runtime.removed).toContain("/tmp/unicorn-1-fake");
+    expect(runtime.removed).toContain("/tmp/unicorn-1-ns4026531836-fake");
     expect(runtime.files.has("/tmp/u.pid")).toBe(false);
   });
 });
