@@ -348,6 +348,8 @@ export interface Host {
    * NOTIFY_SOCKET is set; `onError` hears of a failure to send. A no-op otherwise.
    */
   notify(fields: readonly string[], onError: (error: unknown) => void): void;
+  /** Resolves once the notifications sent so far have reached the service manager, or after `ms`. */
+  notifyDone(ms: number): Promise<void>;
   /** Sets the process umask (`--umask`); children inherit it. */
   setUmask(mask: number): void;
   /** Writes a text file whole; throws when it cannot. */

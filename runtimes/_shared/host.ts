@@ -33,8 +33,8 @@ function openLogFile(target: string): LogFile {
 }
 
 /**
- * sd_notify through systemd-notify: Node has no unix datagram sockets. Spawned by the arbiter itself,
- * systemd-notify sends with its parent's pid as the credential, which is the service's main pid.
+ * sd_notify through systemd-notify: Node has no unix datagram sockets. systemd-notify sends with its own
+ * pid as the credential unless it runs as root, so units say NotifyAccess=all (docs/deploy.md).
  */
 let notifications: Promise<void> = Promise.resolve();
 
@@ -51,6 +51,13 @@ function notify(fields: readonly string[], onError: (error: unknown) => void): v
       child.on("exit", () => resolve());
     })
   );
+}
+
+/** The notifications sent so far, delivered; the arbiter waits on it before it exits (STOPPING=1). */
+function notifyDone(ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([notifications, late]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -149,6 +156,7 @@ export const host: Host = {
   // Deno's node:process umask() ignores its argument.
   setUmask: (mask) => void ("Deno" in globalThis ? (globalThis as unknown as { Deno: { umask(m: number): number } }).Deno.umask(mask) : process.umask(mask)),
   notify,
+  notifyDone,
   openLogFile,
   memoryRss() {
     // Reads /proc: with every descriptor taken (EMFILE) it throws; the last figure stands in.

@@ -4,6 +4,7 @@
  * it; the pid namespace in it keeps an arbiter from judging pids of another namespace (a container
  * sharing /tmp, `unshare --pid`), where the same number is another process or none.
  */
+import { ExitCode, UnicornError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Runtime } from "../runtime.ts";
 
@@ -24,5 +25,16 @@ export function makeControlDir(runtime: Runtime, log: Logger): string {
       log.debug(`Left ${dir} (an arbiter's, pid:${pid}, that is gone): ${error instanceof Error ? error.message : error}`);
     }
   }
-  return runtime.makeTempDir(`${PREFIX}${runtime.pid}-${namespace ? `ns${namespace}-` : ""}`);
+  const prefix = `${PREFIX}${runtime.pid}-${namespace ? `ns${namespace}-` : ""}`;
+  try {
+    return runtime.makeTempDir(prefix);
+  } catch (error) {
+    // A read-only root with no tmpfs at /tmp (a container), a full disk, a TMPDIR that is not there.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new UnicornError(
+      `Cannot make unicorn's control folder in the temp folder (${reason}): give it a writable temp folder (TMPDIR, or a tmpfs at /tmp in a read-only container)`,
+      ExitCode.USAGE,
+      { cause: error },
+    );
+  }
 }

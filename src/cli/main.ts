@@ -113,5 +113,7 @@ export async function main(runtime: Runtime): Promise<never> {
       code = ExitCode.INTERNAL;
     }
   }
+  // STOPPING=1 (and whatever came before it) reaches systemd before the main pid is gone.
+  await runtime.notifyDone(2000);
   return runtime.exit(code);
 }

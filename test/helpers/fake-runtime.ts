@@ -185,6 +185,9 @@ export class FakeRuntime implements Runtime {
   notify(fields: readonly string[]) {
     this.notified.push([...fields]);
   }
+  notifyDone() {
+    return Promise.resolve();
+  }
   watchSources() {
     return () => {};
   }

@@ -1,3 +1,4 @@
+import { UnicornError } from "../../src/errors.ts";
 import { describe, expect, test } from "vitest";
 import { Arbiter } from "../../src/arbiter/arbiter.ts";
 import { MAX_UNBOOTED } from "../../src/arbiter/boot-failures.ts";
@@ -390,6 +391,18 @@ describe("control folders", () => {
     await arbiter.manageWorkers();
     expect(runtime.spawned.length).toBe(1);
     expect(lines.join("\n")).toMatch(/Left \/tmp\/unicorn-4242-ns4026531836-abc .*EACCES/);
+  });
+
+  test("a temp folder it cannot write in (a read-only container) is a one-line error with exit code 2", async () => {
+    const runtime = new FakeRuntime();
+    runtime.makeTempDir = (prefix: string) => {
+      throw Object.assign(new Error(`EROFS: read-only file system, mkdtemp '/tmp/${prefix}XXXXXX'`), { code: "EROFS" });
+    };
+    const log = new Logger({ level: "debug", sink: () => {}, pid: 1, now: () => new Date(0) });
+    const failure = await new Arbiter(runtime, resolveConfig(["app.ts"], {}).config, log).start().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(UnicornError);
+    expect((failure as UnicornError).exitCode).toBe(2);
+    expect((failure as UnicornError).message).toMatch(/^Cannot make unicorn's control folder in the temp folder \(EROFS: .*\): give it a writable temp folder \(TMPDIR/);
   });
 
   test("the control folder is named after the arbiter's pid", async () => {
