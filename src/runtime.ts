@@ -100,6 +100,8 @@ export interface EngineInfo extends ConnInfo {
    * (node:http); the access log asks before the app runs.
    */
   whenSent?(done: (bytes: number) => void): void;
+  /** True once the app took this request's connection over (Bun's `server.upgrade`): no Response follows. */
+  readonly upgraded?: boolean;
 }
 
 /** A request head as the node:http engine parsed it, before any Request is built. */
@@ -157,7 +159,12 @@ export type NodeEngineHandler = (req: NodeRequest, res: NodeResponse, info: Engi
 
 /** What a worker serves: a Fetch pipeline (every engine), or a Node-style one (the node:http engine only). */
 export type ServedApp =
-  | { readonly interface: "fetch"; readonly handler: EngineHandler }
+  | {
+    readonly interface: "fetch";
+    readonly handler: EngineHandler;
+    /** The app's WebSocket handlers (`export default { fetch, websocket }`), for engines that take them (Bun.serve). */
+    readonly websocket?: unknown;
+  }
   | { readonly interface: "node"; readonly handler: NodeEngineHandler };
 
 /** A running HTTP server inside a worker. */

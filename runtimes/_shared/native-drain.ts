@@ -5,6 +5,7 @@
  * `Connection: close` until the connections have gone quiet (no request for
  * QUIET_MS, at most NOTICE_MS), and only then stops the server.
  */
+import { isSwitchingProtocols } from "../../src/http/app-handler.ts";
 import { closing } from "./closing.ts";
 
 const QUIET_MS = 250;
@@ -25,6 +26,8 @@ export class NativeDrain {
 
   #close(response: Response): Response {
     this.#lastRequest = Date.now();
+    // A WebSocket handshake's connection is the app's now: nothing to add to an answer Bun sends itself.
+    if (isSwitchingProtocols(response)) return response;
     return closing(response);
   }
 

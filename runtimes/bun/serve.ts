@@ -1,5 +1,6 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
 import fs from "node:fs";
+import { isSwitchingProtocols } from "../../src/http/app-handler.ts";
 import { connInfoOf, socketAddress } from "../../src/http/client.ts";
 import type { EngineInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
@@ -7,6 +8,8 @@ import { serveNodeHttp } from "../_shared/node-http.ts";
 
 interface BunServer {
   requestIP(request: Request): { address: string; port: number; family: string } | null;
+  /** Takes the request's connection over as a WebSocket (the `websocket` handlers of Bun.serve's options). */
+  upgrade(request: Request, options?: unknown): boolean;
   /** The idle timeout of this request's connection, in seconds; 0 for none. */
   timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
@@ -19,7 +22,8 @@ interface BunServeOptions {
   idleTimeout: number;
   maxRequestBodySize: number;
   tls?: Record<string, unknown>;
-  fetch(request: Request, server: BunServer): Response | Promise<Response>;
+  websocket?: unknown;
+  fetch(request: Request, server: BunServer): Response | Promise<Response> | undefined | Promise<Response | undefined>;
   error(error: Error): Response;
 }
 const Bun = (globalThis as unknown as {
@@ -39,10 +43,20 @@ class BunConnInfo implements EngineInfo {
   readonly #bun: BunServer;
   /** Set for a request without Host: Bun.serve refuses HTTP/1.1 without one itself, so it is HTTP/1.0. */
   httpVersion: string | undefined;
+  /**
+   * `server.upgrade(request, options)` as Bun's own apps call it on their second argument, always on the
+   * request Bun made (the app may hold one the policy rebuilt). Own properties, not methods with private
+   * fields: a trusted proxy's info inherits them (`Object.create`).
+   */
+  readonly upgrade: (request?: Request, options?: unknown) => boolean;
+  declare readonly upgraded: boolean;
   constructor(request: Request, bun: BunServer, view: BunServer) {
     this.#request = request;
     this.#bun = bun;
     this.server = view;
+    let upgraded = false;
+    this.upgrade = (_request, options) => (upgraded ||= bun.upgrade(request, options));
+    Object.defineProperty(this, "upgraded", { get: () => upgraded });
   }
   get remoteAddr(): EngineInfo["remoteAddr"] {
     const ip = this.#bun.requestIP(this.#request);
@@ -59,11 +73,39 @@ function serverView(bun: BunServer): BunServer {
     const info = connInfoOf(request);
     return info ? socketAddress(info.remoteAddr) : bun.requestIP(request);
   };
+  // Hono's upgradeWebSocket (hono/bun) calls the server's upgrade with the request it was given.
+  const upgrade = (request: Request, options?: unknown) => {
+    const info = connInfoOf(request) as BunConnInfo | undefined;
+    return info?.upgrade ? info.upgrade(request, options) : bun.upgrade(request, options);
+  };
   return new Proxy(bun, {
     get(target, key) {
       if (key === "requestIP") return requestIP;
+      if (key === "upgrade") return upgrade;
       const value = Reflect.get(target, key, target) as unknown;
       return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+interface ServerWebSocket {
+  close(code?: number, reason?: string): void;
+}
+
+/**
+ * The app's WebSocket handlers, noting which sockets are open: a drain closes them with 1001 (going
+ * away), as Deno.serve's shutdown does; Bun.serve's stop leaves them open until --graceful-timeout.
+ */
+function tracked(handlers: unknown, open: Set<ServerWebSocket>): unknown {
+  const app = handlers as { open?(ws: ServerWebSocket): unknown; close?(ws: ServerWebSocket, ...rest: unknown[]): unknown };
+  return Object.assign(Object.create(app) as object, {
+    open(ws: ServerWebSocket) {
+      open.add(ws);
+      return app.open?.(ws);
+    },
+    close(ws: ServerWebSocket, ...rest: unknown[]) {
+      open.delete(ws);
+      return app.close?.(ws, ...rest);
     },
   });
 }
@@ -106,6 +148,8 @@ export function serve(
   // Bun's node:http takes no reusePort: node:net listens and hands it each connection.
   if (settings.engine === "node" || app.interface === "node") return serveNodeHttp(app, listeners, options, "net");
   const handler = app.handler;
+  const sockets = new Set<ServerWebSocket>();
+  const websocket = app.websocket ? tracked(app.websocket, sockets) : undefined;
   const drain = new NativeDrain();
   const bodyTimeout = settings.bodyTimeout === settings.keepAlive ? undefined : Math.min(255, settings.bodyTimeout);
   const serveOptions = listeners.map((listener): BunServeOptions => {
@@ -123,6 +167,7 @@ export function serve(
       // Bun answers 413 itself past this; "no limit" lifts Bun's own 128 MiB default.
       maxRequestBodySize: settings.limitRequestBody > 0 ? settings.limitRequestBody : Number.MAX_SAFE_INTEGER,
       ...(settings.tls ? { tls: tlsOptions(settings.tls) } : {}),
+      ...(websocket ? { websocket } : {}),
       fetch(request, server) {
         // Bun's idle timer does not restart as a body arrives: a steady upload was cut at --keep-alive.
         // A request that may carry a body gets --body-timeout instead (0: none), Bun's bound on the whole request.
@@ -134,7 +179,10 @@ export function serve(
           request = new Request(origin + url, request);
           info.httpVersion = "1.0";
         }
-        return drain.respond(handler(request, info));
+        const result = drain.respond(handler(request, info));
+        // Upgraded: Bun answers the handshake itself and wants nothing back.
+        if (result instanceof Promise) return result.then((response) => (isSwitchingProtocols(response) ? undefined : response));
+        return isSwitchingProtocols(result) ? undefined : result;
       },
       error(error) {
         options.onError(error);
@@ -151,6 +199,7 @@ export function serve(
     async drain() {
       await drain.quiet();
       if (!paused) stopping.push(...servers.map((server) => server.stop(false)));
+      for (const ws of sockets) ws.close(1001, "Server shutting down");
       await Promise.all(stopping);
     },
     // Out of descriptors, Bun's accept loop retries without pause (a core at 100 %, measured): the

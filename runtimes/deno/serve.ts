@@ -4,6 +4,7 @@
  * Deno.serve under `--engine native` (about 2.5 times less CPU per request).
  */
 import type { ConnInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import { originalOf } from "../../src/http/client.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 import { serveNodeHttp } from "../_shared/node-http.ts";
 
@@ -23,8 +24,22 @@ interface DenoServeOptions {
   handler(request: Request, info: { remoteAddr: ConnInfo["remoteAddr"] }): Response | Promise<Response>;
 }
 const Deno = (globalThis as unknown as {
-  Deno: { serve(options: DenoServeOptions): DenoServer; readTextFileSync(path: string): string };
+  Deno: {
+    serve(options: DenoServeOptions): DenoServer;
+    readTextFileSync(path: string): string;
+    upgradeWebSocket(request: Request, options?: unknown): unknown;
+  };
 }).Deno;
+
+/**
+ * `Deno.upgradeWebSocket` for apps served here: it takes over the connection of the request Deno.serve
+ * made, even when the app holds one the policy rebuilt (a trusted proxy's `X-Forwarded-Proto`), as Hono's
+ * hono/deno helper and apps calling it themselves do.
+ */
+function upgradeOriginals(): void {
+  const upgrade = Deno.upgradeWebSocket.bind(Deno);
+  Deno.upgradeWebSocket = (request, options) => upgrade(originalOf(request), options);
+}
 
 export function serve(
   app: ServedApp,
@@ -38,6 +53,7 @@ export function serve(
   if (settings.engine === "node" || app.interface === "node") return serveNodeHttp(app, listeners, options);
   const handler = app.handler;
   const drain = new NativeDrain();
+  upgradeOriginals();
   const tls = settings.tls
     ? { cert: Deno.readTextFileSync(settings.tls.certfile), key: Deno.readTextFileSync(settings.tls.keyfile) }
     : {};

@@ -41,7 +41,16 @@ export function targetOf(url: string): string {
 
 /** A Request as the access log reads it. */
 export function accessRequest(request: Request): AccessRequest {
-  return { method: request.method, target: targetOf(request.url), header: (name) => request.headers.get(name) };
+  return { method: request.method, target: targetOf(request.url), header: (name) => fieldOf(request, name) };
+}
+
+/** A request field; null where the request can no longer be read (Deno's, once upgraded to a WebSocket). */
+function fieldOf(request: Request, name: string): string | null {
+  try {
+    return request.headers.get(name);
+  } catch {
+    return null;
+  }
 }
 
 function splitTarget(target: string): [path: string, query: string] {

@@ -28,6 +28,23 @@ export function connInfoOf(request: Request): ConnInfo | undefined {
   return (request as Carrier)[CONN_INFO];
 }
 
+/** Where a Request the policy rebuilt (a trusted proxy's scheme) keeps the engine's own. */
+const ORIGINAL = Symbol.for("unicorn.original");
+
+/** Notes on `rebuilt` the engine's request it was made from. */
+export function setOriginal(rebuilt: Request, original: Request): void {
+  (rebuilt as Request & { [ORIGINAL]?: Request })[ORIGINAL] = original;
+}
+
+/**
+ * The engine's own request behind `request`: what a runtime's upgrade (`Deno.upgradeWebSocket`,
+ * Bun's `server.upgrade`) must be given, since only the request the engine made can take over its
+ * connection.
+ */
+export function originalOf(request: Request): Request {
+  return (request as Request & { [ORIGINAL]?: Request })[ORIGINAL] ?? request;
+}
+
 /** Bun's and Elysia's shape of an address (`server.requestIP`). */
 export interface SocketAddress {
   readonly address: string;

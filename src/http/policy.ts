@@ -10,7 +10,7 @@
  * nothing else on that connection reaches the app.
  */
 import type { ConnInfo, EngineHandler, EngineInfo, RemoteAddr, WireHead } from "../runtime.ts";
-import { setConnInfo } from "./client.ts";
+import { originalOf, setConnInfo, setOriginal } from "./client.ts";
 import { IpSet, parseIp } from "./ip.ts";
 import type { HttpSettings, Rejection, WireFields, WireVerdict } from "./types.ts";
 
@@ -424,7 +424,9 @@ function withUrl(request: Request, url: string): Request {
     init.body = request.body;
     init.duplex = "half";
   }
-  return new Request(url, init);
+  const rebuilt = new Request(url, init);
+  setOriginal(rebuilt, originalOf(request));
+  return rebuilt;
 }
 
 /** RFC 7239 `Forwarded`: the for= addresses and proto= values, in order; undefined when malformed. */

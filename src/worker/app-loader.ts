@@ -59,7 +59,7 @@ export type AppInterface = "fetch" | "node";
 
 /** An app as a worker serves it: a Fetch handler or a Node request listener, and what it was found to be. */
 export type ServableApp =
-  | { readonly interface: "fetch"; readonly handler: FetchHandler; readonly what: string }
+  | { readonly interface: "fetch"; readonly handler: FetchHandler; readonly what: string; readonly websocket?: unknown }
   | { readonly interface: "node"; readonly listener: NodeListener; readonly what: string };
 
 type Fn = (...args: unknown[]) => unknown;
@@ -100,7 +100,9 @@ export async function toServable(value: unknown, choice: AppInterface | "auto", 
     const app = value as { server?: unknown };
     // Elysia reads its own `server` (set by listen(), which unicorn does not call) for server.requestIP().
     if (!answersAll && has(app, "getServer") && app.server === null) app.server = requestIpServer;
-    return { interface: "fetch", handler: toHandler(value)!, what: "an object with fetch(request)" };
+    // Bun's shape for WebSockets: `export default { fetch, websocket }` (Hono's `websocket` from hono/bun too).
+    const websocket = answersAll ? undefined : (value as { websocket?: unknown }).websocket;
+    return { interface: "fetch", handler: toHandler(value)!, what: "an object with fetch(request)", ...(websocket ? { websocket } : {}) };
   }
   if (answersAll) return undefined;
   if (has(value, "getHttpAdapter") && depth === 0) {

@@ -125,7 +125,11 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
     const guarded = guardApp(timed, log, { limit: parts.maxRequests, onLimit: parts.onLimit });
     const checked = parts.policy.wrap(guarded.handler, (rejection, _request, info) => refused(rejection, info.remoteAddr));
     const logged = accessLog ? accessLog.wrap(checked) : checked;
-    served = { interface: "fetch", handler: withHealth(counted(logged, stats), parts.healthPath, parts.ready) };
+    served = {
+      interface: "fetch",
+      handler: withHealth(counted(logged, stats), parts.healthPath, parts.ready),
+      ...(app.websocket ? { websocket: app.websocket } : {}),
+    };
     requests = guarded.requests;
   }
   return {

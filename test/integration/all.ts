@@ -7,6 +7,7 @@ import { httpSuite } from "./http-suite.ts";
 import { observabilitySuite } from "./observability-suite.ts";
 import { supervisionSuite } from "./supervision-suite.ts";
 import { behaviourSuite } from "./suite.ts";
+import { websocketSuite } from "./websocket-suite.ts";
 import type { RuntimeName } from "../helpers/server.ts";
 
 export function runtimeSuites(runtime: RuntimeName): void {
@@ -18,6 +19,7 @@ export function runtimeSuites(runtime: RuntimeName): void {
   frameworksSuite(runtime);
   // The control socket, metrics, health path and titles: the arbiter's, and the request pipeline shared by every engine.
   observabilitySuite(runtime);
+  websocketSuite(runtime);
   // Bun's node:http, which serves Node-style apps there: the wire-level suite.
   if (runtime === "bun") corpusSuite("bun", "node");
   // Deno's second engine, Deno.serve: the same suites, each running only the tests where the engine
@@ -33,4 +35,5 @@ function secondEngine(runtime: RuntimeName, engine: Engine): void {
   corpusSuite(runtime, engine);
   httpSuite(runtime, engine);
   frameworksSuite(runtime, engine);
+  websocketSuite(runtime, engine);
 }
