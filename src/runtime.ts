@@ -154,6 +154,12 @@ export interface NodeResponse {
 /** A Node request listener `(req, res)`: what a Node-style app (Express, Koa, Fastify, ...) becomes once loaded. */
 export type NodeListener = (req: NodeRequest, res: NodeResponse) => void;
 
+/**
+ * node:http's `upgrade` listener `(req, socket, head)`: how a Node-style app takes a connection over
+ * (a WebSocket by `ws`). The socket is node:net's; `head` the bytes read past the request's head.
+ */
+export type UpgradeListener = (req: NodeRequest, socket: unknown, head: Uint8Array) => void;
+
 /** What the node:http engine calls for each request of a Node-style app (src/worker/node-pipeline.ts). */
 export type NodeEngineHandler = (req: NodeRequest, res: NodeResponse, info: EngineInfo) => void;
 
@@ -165,7 +171,12 @@ export type ServedApp =
     /** The app's WebSocket handlers (`export default { fetch, websocket }`), for engines that take them (Bun.serve). */
     readonly websocket?: unknown;
   }
-  | { readonly interface: "node"; readonly handler: NodeEngineHandler };
+  | {
+    readonly interface: "node";
+    readonly handler: NodeEngineHandler;
+    /** The app's `upgrade` listeners (an exported http.Server's, as `ws` attaches them), when it has any. */
+    readonly upgrade?: UpgradeListener;
+  };
 
 /** A running HTTP server inside a worker. */
 export interface HttpServer {

@@ -28,6 +28,8 @@ type WithWire = http.IncomingMessage & { [WIRE]?: Checked };
 const DRAIN_POLL_MS = 100;
 /** How long a draining worker's kept-alive connection must have been idle, reading nothing, before it is closed, in ms. */
 const DRAIN_QUIET_MS = 1000;
+/** A WebSocket close frame from a server (unmasked): code 1001, going away. */
+const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 /** How long a connection unicorn closed may wait for the client to close its end, in ms. */
 const LINGER_MS = 1000;
 
@@ -397,6 +399,8 @@ export async function serveNodeHttp(
     return true;
   };
   const sockets = new Set<HttpSocket>();
+  /** Connections the app took over (WebSockets): a drain says going away (1001) and closes them. */
+  const upgraded = new Set<HttpSocket>();
   // No per-request bookkeeping while serving: the drain reads Node's own socket state instead.
   /**
    * A pipelined request (sent before the answer to the one ahead of it) is taken up once that answer is
@@ -464,6 +468,27 @@ export async function serveNodeHttp(
         options.onRefused({ status: 400, reason: error }, undefined, peerOf(socket));
         answerAndClose(socket, 400);
       }, showProxied);
+    }
+    if (app.interface === "node" && app.upgrade) {
+      const upgrade = app.upgrade;
+      // A WebSocket handshake (any Upgrade) goes to the app's upgrade listeners once the policy has read
+      // its head as it reads a request's; the connection is the app's from then on.
+      server.on("upgrade", (req: http.IncomingMessage, socket: HttpSocket, head: Buffer) => {
+        const wire: WireHead = { method: req.method!, target: req.url!, version: req.httpVersion, rawHeaders: req.rawHeaders };
+        const verdict = options.policy.checkWire(wire);
+        if (verdict.rejection) {
+          options.onRefused(verdict.rejection, wire, clientOf(socket));
+          return answerAndClose(socket, verdict.rejection.status);
+        }
+        upgraded.add(socket);
+        socket.once("close", () => upgraded.delete(socket));
+        try {
+          upgrade(req as never, socket, head);
+        } catch (error) {
+          options.onError(error);
+          socket.destroy();
+        }
+      });
     }
     // Node hands CONNECT to a "connect" listener, or drops the socket without a word.
     server.on("connect", (req: http.IncomingMessage, socket: net.Socket) => {
@@ -543,6 +568,10 @@ export async function serveNodeHttp(
       // A socket is closed once it has been idle, and has read nothing, for DRAIN_QUIET_MS: a client (a
       // balancer's pooled connection) that sends its next request meanwhile gets it answered with
       // Connection: close, and a connection in use is never closed under a request being sent on it.
+      for (const socket of upgraded) {
+        socket.end(GOING_AWAY);
+        sockets.delete(socket);
+      }
       const quiet = new Map<HttpSocket, { bytes: number; since: number }>();
       return new Promise<void>((resolve) => {
         const poll = setInterval(() => {

@@ -3,7 +3,7 @@
  * into what a worker serves: a Fetch handler, or a Node request listener.
  */
 import { ExitCode, messageOf, UnicornError } from "../errors.ts";
-import type { FetchHandler, ImportedModule, ImportOptions, NodeListener, Runtime } from "../runtime.ts";
+import type { FetchHandler, ImportedModule, ImportOptions, NodeListener, Runtime, UpgradeListener } from "../runtime.ts";
 import { describeLoadFailure } from "../load/failure.ts";
 import { importForLoad, moduleExports } from "../load/import.ts";
 import { requestIpServer } from "../http/client.ts";
@@ -60,7 +60,7 @@ export type AppInterface = "fetch" | "node";
 /** An app as a worker serves it: a Fetch handler or a Node request listener, and what it was found to be. */
 export type ServableApp =
   | { readonly interface: "fetch"; readonly handler: FetchHandler; readonly what: string; readonly websocket?: unknown }
-  | { readonly interface: "node"; readonly listener: NodeListener; readonly what: string };
+  | { readonly interface: "node"; readonly listener: NodeListener; readonly what: string; readonly upgrade?: UpgradeListener };
 
 type Fn = (...args: unknown[]) => unknown;
 const has = (value: unknown, ...names: string[]): boolean =>
@@ -123,8 +123,17 @@ export async function toServable(value: unknown, choice: AppInterface | "auto", 
     }
   }
   if (choice !== "fetch" && typeof value === "object" && has(value, "listen", "emit", "listeners")) {
-    const server = value as { emit(event: string, ...args: unknown[]): boolean };
-    return { interface: "node", listener: (req, res) => void server.emit("request", req, res), what: "an http.Server" };
+    const server = value as { emit(event: string, ...args: unknown[]): boolean; listenerCount(event: string): number };
+    // Its "upgrade" listeners, as `new WebSocketServer({ server })` (ws) attaches them, take WebSockets over.
+    const upgrade: UpgradeListener | undefined = server.listenerCount("upgrade") > 0
+      ? (req, socket, head) => void server.emit("upgrade", req, socket, head)
+      : undefined;
+    return {
+      interface: "node",
+      listener: (req, res) => void server.emit("request", req, res),
+      what: upgrade ? "an http.Server with upgrade listeners" : "an http.Server",
+      ...(upgrade ? { upgrade } : {}),
+    };
   }
   if (typeof value !== "function") return undefined;
   if (has(value, "handle", "use")) {

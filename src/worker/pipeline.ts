@@ -117,7 +117,7 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
   let requests: () => number;
   if (app.interface === "node") {
     const node = buildNodePipeline({ ...parts, app: app.listener, refused });
-    served = { interface: "node", handler: node.handler };
+    served = { interface: "node", handler: node.handler, ...(app.upgrade ? { upgrade: app.upgrade } : {}) };
     requests = node.requests;
   } else {
     const hooked = withRequestHooks(app.handler, parts.hooks, parts.worker, log);

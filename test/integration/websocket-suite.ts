@@ -6,8 +6,9 @@
  * A graceful stop or a reload closes open WebSockets with 1001 (going away) once the worker drains, and
  * the new generation takes new ones.
  *
- * Not built yet, skipped with the reason: Node and Deno's node:http engine (no `upgrade` path); not
- * tested yet: an idle timeout, a message size limit, telling the app before the close.
+ * On node:http (Node, Deno's default engine, Bun for Node-style apps) a Node-style app's `ws`, attached
+ * to the http.Server it exports, gets the handshakes. Not built yet, skipped with the reason: a Fetch app
+ * upgrading on node:http; not tested yet: an idle timeout, a message size limit, telling the app first.
  */
 import { afterEach, describe, expect } from "vitest";
 import { WebSocketClient } from "../helpers/websocket.ts";
@@ -19,11 +20,16 @@ function unsupported(runtime: RuntimeName, engine: Engine | undefined): string |
   if (runtime === "bun" && engine !== "node") return undefined;
   if (runtime === "deno" && engine === "native") return undefined;
   return runtime === "node"
-    ? "WebSockets on Node need node:http's upgrade path, not built yet"
-    : "WebSockets on the node:http engine are not built yet; Deno.upgradeWebSocket needs --engine native";
+    ? "a Fetch app on node:http has no upgrade yet: a Node-style app's ws is served, below"
+    : "a Fetch app on the node:http engine has no upgrade yet; Deno.upgradeWebSocket needs --engine native";
 }
 
 const portOf = (url: string) => Number(new URL(url).port);
+
+/** Why a Node-style app's `ws` cannot run here; undefined where node:http serves it. */
+function nodeStyleUnsupported(engine: Engine | undefined): string | undefined {
+  return engine === "native" ? "Node-style apps are served by node:http, not Deno.serve" : undefined;
+}
 
 export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
   const name = label(runtime, engine);
@@ -33,6 +39,29 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
 
   describe(`${name}: WebSockets`, () => {
     afterEach(() => killAll());
+
+    const nodeStyle = testUnless(nodeStyleUnsupported(engine));
+    nodeStyle("a Node-style app: ws attached to the exported http.Server (Express beside it); TERM closes with 1001", async () => {
+      const server = start("ws-express.ts", ["--graceful-timeout", "30"]);
+      const url = await server.ready();
+      await server.waitFor(/App: an http\.Server with upgrade listeners/);
+      const ws = await WebSocketClient.open(portOf(url), "/ws");
+      expect((await ws.next()).text).toBe("welcome 127.0.0.1");
+      ws.send("ping");
+      expect((await ws.next()).text).toBe("echo ping");
+      expect(await (await fetch(`${url}/`)).text()).toBe("hello\n");
+      // The policy reads the handshake's head as a request's.
+      const refused = await WebSocketClient.open(portOf(url), "/ws", { "Content-Length": "1, 2" }).then(
+        () => "upgraded",
+        (error: Error & { head?: string }) => error.head?.split("\r\n")[0] ?? error.message,
+      );
+      expect(refused).toMatch(/^HTTP\/1\.1 400 /);
+      server.signal("SIGTERM");
+      const frame = await ws.next();
+      expect([frame.opcode, frame.code]).toEqual([0x8, 1001]);
+      expect((await server.exited()).code).toBe(0);
+      ws.destroy();
+    });
 
     it("the runtime's own idiom: a 101 with the right accept key, the open and message handlers, plain requests beside", async () => {
       const server = start("websocket-app.ts");
