@@ -3,6 +3,7 @@
  * listeners it was given, send heartbeats, drain on TERM, exit on INT/QUIT or
  * when the arbiter goes away.
  */
+import { beginShutdown } from "./shutdown.ts";
 import { loadConfigFile } from "../config/file.ts";
 import { callHook, callHookStrict, type Hooks, type WorkerInfo } from "../config/hooks.ts";
 import { ExitCode, messageOf, stackOf, UnicornError } from "../errors.ts";
@@ -198,6 +199,8 @@ export async function runWorker(runtime: Runtime): Promise<void> {
         void exit(ExitCode.OK);
       }, spec.gracefulTimeout * 1000);
     }
+    // The app hears it first (shutdownSignal): a stream can send its last event, a WebSocket its last message.
+    beginShutdown();
     await server.drain();
     await exit(ExitCode.OK);
   };

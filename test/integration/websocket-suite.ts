@@ -10,7 +10,8 @@
  * to the http.Server it exports, gets the handshakes. Not built yet, skipped with the reason: a Fetch app
  * upgrading on node:http; not tested yet: an idle timeout, a message size limit, telling the app first.
  */
-import { afterEach, describe, expect } from "vitest";
+import http from "node:http";
+import { afterEach, describe, expect, test } from "vitest";
 import { WebSocketClient } from "../helpers/websocket.ts";
 import { killAll, type RuntimeName, Server } from "../helpers/server.ts";
 import { type Engine, engineArgs, label, testUnless } from "./engine.ts";
@@ -143,6 +144,67 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
       expect((await ws.next()).text).toBe("echo behind a proxy");
       await server.waitFor(/^203\.0\.113\.9 .*"GET \/ws HTTP\/1\.1" 101 /m);
       ws.destroy();
+    });
+  });
+
+  describe(`${name}: server-sent events`, () => {
+    afterEach(() => killAll());
+
+    /** Reads an event stream until it ends (or is cut); `onEvent` sees each event as it comes. */
+    const listen = (url: string, onEvent: (event: string) => void) =>
+      new Promise<{ events: string[]; ended: boolean }>((resolve, reject) => {
+        const events: string[] = [];
+        http.get(`${url}/events`, (res) => {
+          let buffer = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            buffer += chunk;
+            let end: number;
+            while ((end = buffer.indexOf("\n\n")) >= 0) {
+              const event = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              events.push(event);
+              onEvent(event);
+            }
+          });
+          res.on("end", () => resolve({ events, ended: true }));
+          res.on("aborted", () => resolve({ events, ended: false }));
+          res.on("error", () => resolve({ events, ended: false }));
+        }).on("error", reject);
+      });
+
+    test("a stream outlives --request-timeout once its head is sent, and the app hears of a client that leaves", async () => {
+      const server = start("sse-app.ts", ["--request-timeout", "1"]);
+      const url = await server.ready();
+      const request = http.get(`${url}/events`);
+      const seen = await new Promise<number>((resolve) => {
+        request.on("response", (res) => {
+          let count = 0;
+          res.on("data", (chunk: Buffer) => {
+            count += (chunk.toString().match(/^data: /gm) ?? []).length;
+            // 30 events at 50 ms: 1.5 s, past the 1 s request timeout.
+            if (count >= 30) resolve(count);
+          });
+        });
+      });
+      expect(seen).toBeGreaterThanOrEqual(30);
+      request.destroy();
+      await server.waitFor(/fixture: client left after \d+ events/);
+    });
+
+    test("TERM: the app ends its stream with a last event (shutdownSignal), the client sees a clean end, the worker exits at once", async () => {
+      const server = start("sse-app.ts", ["--graceful-timeout", "30"]);
+      const url = await server.ready();
+      let first: () => void;
+      const started = new Promise<void>((resolve) => (first = resolve));
+      const stream = listen(url, () => first());
+      await started;
+      server.signal("SIGTERM");
+      const { events, ended } = await stream;
+      expect(ended).toBe(true);
+      expect(events.at(-1)).toBe("event: bye\ndata: the server is stopping");
+      expect((await server.exited()).code).toBe(0);
+      expect(server.lines.some((line) => /Connections still open/.test(line))).toBe(false);
     });
   });
 }
