@@ -6,6 +6,7 @@
  * QUIET_MS, at most NOTICE_MS), and only then stops the server.
  */
 import { isSwitchingProtocols } from "../../src/http/app-handler.ts";
+import { isHealthAnswer } from "../../src/http/health.ts";
 import { closing } from "./closing.ts";
 
 const QUIET_MS = 250;
@@ -25,7 +26,9 @@ export class NativeDrain {
   }
 
   #close(response: Response): Response {
-    this.#lastRequest = Date.now();
+    // A balancer's health checks (every 200 ms, say) are no traffic to wait out: the 503 they get is
+    // what takes this instance out.
+    if (!isHealthAnswer(response)) this.#lastRequest = Date.now();
     // A WebSocket handshake's connection is the app's now: nothing to add to an answer Bun sends itself.
     if (isSwitchingProtocols(response)) return response;
     return closing(response);

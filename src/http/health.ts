@@ -10,3 +10,16 @@ export function healthReply(path: string, healthPath: string, ready: () => boole
   if (path !== healthPath) return undefined;
   return ready() ? { status: 200, body: "ok\n" } : { status: 503, body: "stopping\n" };
 }
+
+const HEALTH = new WeakSet<Response>();
+
+/** Notes `response` as a health answer: a draining engine does not take a balancer's checks for traffic. */
+export function markHealth(response: Response): Response {
+  HEALTH.add(response);
+  return response;
+}
+
+/** Whether `response` answered the health path. */
+export function isHealthAnswer(response: Response): boolean {
+  return HEALTH.has(response);
+}

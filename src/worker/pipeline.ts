@@ -29,7 +29,7 @@ import { withRequestTimeout } from "../http/request-timeout.ts";
 import type { Rejection } from "../http/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { EngineHandler, FetchHandler, RemoteAddr, ServedApp, WireHead } from "../runtime.ts";
-import { healthReply } from "../http/health.ts";
+import { healthReply, markHealth } from "../http/health.ts";
 import type { ServableApp } from "./app-loader.ts";
 import type { RequestStats } from "./stats.ts";
 import { buildNodePipeline, type StageParts } from "./node-pipeline.ts";
@@ -92,10 +92,10 @@ function withHealth(next: EngineHandler, healthPath: string | undefined, ready: 
   return (request, info) => {
     const reply = healthReply(pathOf(request.url), healthPath, ready);
     if (reply === undefined) return next(request, info);
-    return new Response(reply.body, {
+    return markHealth(new Response(reply.body, {
       status: reply.status,
       headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
-    });
+    }));
   };
 }
 
