@@ -50,7 +50,16 @@ export function serve(
     if (listener.kind !== "reuse-port") throw new Error("a Deno worker cannot serve an inherited socket");
   }
   const settings = options.policy.settings;
-  if (settings.engine === "node" || app.interface === "node") return serveNodeHttp(app, listeners, options);
+  if (settings.engine === "node" || app.interface === "node") {
+    // Deno's own upgrade cannot take over a node:http connection (it fails deep inside, naming
+    // `_wantsUpgrade`): say what to do instead.
+    Deno.upgradeWebSocket = () => {
+      throw new Error(
+        "Deno.upgradeWebSocket needs Deno.serve: start unicorn with --engine native, or attach ws to an exported http.Server (docs/websockets.md)",
+      );
+    };
+    return serveNodeHttp(app, listeners, options);
+  }
   const handler = app.handler;
   const drain = new NativeDrain();
   upgradeOriginals();

@@ -41,6 +41,18 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
   describe(`${name}: WebSockets`, () => {
     afterEach(() => killAll());
 
+    const denoNodeHttp = runtime === "deno" && engine !== "native" ? test : test.skip;
+    denoNodeHttp(`Deno's node:http engine: Deno.upgradeWebSocket answers 500 and the log says to use --engine native${runtime === "deno" && engine !== "native" ? "" : " (skipped: Deno's default engine only)"}`, async () => {
+      const server = start("websocket-app.ts");
+      const url = await server.ready();
+      const refused = await WebSocketClient.open(portOf(url), "/ws").then(
+        () => "upgraded",
+        (error: Error & { head?: string }) => error.head?.split("\r\n")[0] ?? error.message,
+      );
+      expect(refused).toMatch(/^HTTP\/1\.1 500 /);
+      await server.waitFor(/Deno\.upgradeWebSocket needs Deno\.serve: start unicorn with --engine native/);
+    });
+
     const nodeStyle = testUnless(nodeStyleUnsupported(engine));
     nodeStyle("a Node-style app: ws attached to the exported http.Server (Express beside it); TERM closes with 1001", async () => {
       const server = start("ws-express.ts", ["--graceful-timeout", "30"]);
@@ -79,6 +91,20 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
       expect(await plain.text()).toBe("hello\n");
       ws.close();
       ws.destroy();
+    });
+
+    nodeStyle("a Node-style app's ws on HUP: the old worker says 1001, the new generation takes new sockets", async () => {
+      const server = start("ws-express.ts");
+      const url = await server.ready();
+      const old = await WebSocketClient.open(portOf(url), "/ws");
+      expect((await old.next()).text).toBe("welcome 127.0.0.1");
+      server.signal("SIGHUP");
+      expect((await old.next()).code).toBe(1001);
+      await server.waitFor(/Reload complete/);
+      const fresh = await WebSocketClient.open(portOf(url), "/ws");
+      expect((await fresh.next()).text).toBe("welcome 127.0.0.1");
+      old.destroy();
+      fresh.destroy();
     });
 
     it("TERM closes an open WebSocket with 1001 (going away) and the worker exits without waiting for --graceful-timeout", async () => {
