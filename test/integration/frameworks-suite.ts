@@ -65,7 +65,7 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
   describe(`${name}: framework examples`, () => {
     for (const example of EXAMPLES) {
       const run = testUnless(engine === "native" && example.node && "Deno.serve serves Fetch apps; a Node-style app needs node:http");
-      run(`${example.file}: routing, query, JSON POST, 404, stream, 10 MiB upload, client helper`, async () => {
+      run(`${example.file}: routing, query, JSON POST, 404, stream, 10 and 256 MiB uploads, client helper`, async () => {
         const server = new Server(runtime, [
           path.join(ROOT, "examples", example.file),
           "-b", "127.0.0.1:0",
@@ -97,17 +97,20 @@ export function frameworksSuite(runtime: RuntimeName, engine?: Engine): void {
           headers: { "content-type": "application/octet-stream" },
         });
         expect(JSON.parse(upload.body)).toEqual({ bytes: 10 * MiB });
-        // Streamed, not held: a 128 MiB upload raises the worker's peak memory by far less than its size
-        // (a buffered body would raise it by the whole 128 MiB and more).
+        // Streamed, not held: a 256 MiB upload raises the worker's peak memory by far less than its size
+        // (a buffered body would raise it by the whole 256 MiB and more). Not 128 MiB against 96: Node 24
+        // collects the chunks later, and a streamed 128 MiB upload peaked at +97 MiB once under load (CI).
         const [worker] = server.workerPids();
         const before = peakRss(worker!);
         const big = await request(`${v4}/upload`, {
           method: "POST",
-          body: zeros(128),
+          body: zeros(256),
           headers: { "content-type": "application/octet-stream" },
         });
-        expect(JSON.parse(big.body)).toEqual({ bytes: 128 * MiB });
-        expect(peakRss(worker!) - before).toBeLessThan(96 * MiB);
+        expect(JSON.parse(big.body)).toEqual({ bytes: 256 * MiB });
+        const grew = peakRss(worker!) - before;
+        console.info(`${example.file} on ${name}: a 256 MiB upload raised the worker's peak RSS by ${(grew / MiB).toFixed(0)} MiB`);
+        expect(grew).toBeLessThan(160 * MiB);
 
         // The framework's own helper: the peer, the client a trusted proxy named, and never the
         // header of an untrusted peer.
