@@ -474,7 +474,7 @@ export async function serveNodeHttp(
       // A WebSocket handshake (any Upgrade) goes to the app's upgrade listeners once the policy has read
       // its head as it reads a request's; the connection is the app's from then on.
       server.on("upgrade", (req: http.IncomingMessage, socket: HttpSocket, head: Buffer) => {
-        const wire: WireHead = { method: req.method!, target: req.url!, version: req.httpVersion, rawHeaders: req.rawHeaders };
+        const wire = wireHeadOf(req);
         const verdict = options.policy.checkWire(wire);
         if (verdict.rejection) {
           options.onRefused(verdict.rejection, wire, clientOf(socket));

@@ -180,7 +180,8 @@ export function serve(
           info.httpVersion = "1.0";
         }
         const result = drain.respond(handler(request, info));
-        // Upgraded: Bun answers the handshake itself and wants nothing back.
+        // Upgraded (only an app with WebSocket handlers can be): Bun answers the handshake itself and wants nothing back.
+        if (!websocket) return result;
         if (result instanceof Promise) return result.then((response) => (isSwitchingProtocols(response) ? undefined : response));
         return isSwitchingProtocols(result) ? undefined : result;
       },

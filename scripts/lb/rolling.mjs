@@ -140,6 +140,17 @@ function childrenOf(pid) {
   return found;
 }
 
+/** Starts a balancer's process for `balancer` (its child, stderr, exit) and waits until it answers. */
+async function startBalancer(balancer, command, args) {
+  balancer.child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+  balancer.err = "";
+  balancer.child.stderr.on("data", (c) => (balancer.err += c));
+  balancer.exited = new Promise((resolve) => balancer.child.on("exit", resolve));
+  await waitFor(command, async () => (await get(balancer.port, "/")).status === 200, 10_000).catch((error) => {
+    throw new Error(`${error.message}: ${balancer.err}`);
+  });
+}
+
 /**
  * nginx as a balancer is usually set up: upstream keep-alive over HTTP/1.1, retries on connection
  * errors (a POST once sent is never retried), upstream keep-alive (60 s) shorter than unicorn's (75 s).
@@ -183,17 +194,8 @@ ${servers.join("\n")}
   }
 }
 `);
-    this.child = spawn("nginx", ["-c", this.conf, "-p", this.dir], { stdio: ["ignore", "ignore", "pipe"] });
-    this.err = "";
-    this.child.stderr.on("data", (c) => (this.err += c));
-    this.exited = new Promise((resolve) => this.child.on("exit", resolve));
-    await waitFor("nginx", async () => (await get(this.port, "/")).status === 200, 10_000).catch((error) => {
-      throw new Error(`${error.message}: ${this.err}`);
-    });
+    await startBalancer(this, "nginx", ["-c", this.conf, "-p", this.dir]);
   }
-  /** nginx learns that an instance left when its connections are refused. */
-  async leave() {}
-  async rejoin() {}
   stop() {
     this.child.kill("SIGQUIT");
     return this.exited;
@@ -236,17 +238,8 @@ backend app
   http-reuse safe
 ${servers.join("\n")}
 `);
-    this.child = spawn("haproxy", ["-db", "-f", this.conf], { stdio: ["ignore", "ignore", "pipe"] });
-    this.err = "";
-    this.child.stderr.on("data", (c) => (this.err += c));
-    this.exited = new Promise((resolve) => this.child.on("exit", resolve));
-    await waitFor("haproxy", async () => (await get(this.port, "/")).status === 200, 10_000).catch((error) => {
-      throw new Error(`${error.message}: ${this.err}`);
-    });
+    await startBalancer(this, "haproxy", ["-db", "-f", this.conf]);
   }
-  /** The instance takes itself out: TERM turns its health answer to 503 for --shutdown-delay. */
-  async leave() {}
-  async rejoin() {}
   stop() {
     if (process.env.LB_KEEP) fs.writeFileSync(path.join(this.dir, "haproxy.log"), this.err);
     this.child.kill("SIGUSR1");
@@ -339,9 +332,9 @@ try {
   });
   await Promise.all(instances.map(routedTo));
   for (let round = 0; round < Number(values.rounds); round++) {
+    // Neither balancer is told: HAProxy sees the instance's health turn 503 (--shutdown-delay); nginx
+    // sees its connections refused.
     for (const instance of steps.has("restart") ? instances : []) {
-      phase = `leave ${instance.name}`;
-      await balancer.leave(instance);
       const t0 = Date.now();
       phase = `TERM ${instance.name}`;
       instance.child.kill("SIGTERM");
@@ -352,7 +345,6 @@ try {
       instance.start();
       await instance.serving();
       phase = `rejoin ${instance.name}`;
-      await balancer.rejoin(instance);
       await routedTo(instance);
     }
     for (const instance of steps.has("hup") ? instances : []) {

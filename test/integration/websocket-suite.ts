@@ -27,6 +27,14 @@ function unsupported(runtime: RuntimeName, engine: Engine | undefined): string |
 
 const portOf = (url: string) => Number(new URL(url).port);
 
+/** The status line a handshake got when it was not upgraded; "upgraded" when it was. */
+function handshakeStatus(port: number, path: string, headers?: Record<string, string>): Promise<string> {
+  return WebSocketClient.open(port, path, headers).then(
+    (ws) => (ws.destroy(), "upgraded"),
+    (error: Error & { head?: string }) => error.head?.split("\r\n")[0] ?? error.message,
+  );
+}
+
 /** Why a Node-style app's `ws` cannot run here; undefined where node:http serves it. */
 function nodeStyleUnsupported(engine: Engine | undefined): string | undefined {
   return engine === "native" ? "Node-style apps are served by node:http, not Deno.serve" : undefined;
@@ -45,10 +53,7 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
     denoNodeHttp(`Deno's node:http engine: Deno.upgradeWebSocket answers 500 and the log says to use --engine native${runtime === "deno" && engine !== "native" ? "" : " (skipped: Deno's default engine only)"}`, async () => {
       const server = start("websocket-app.ts");
       const url = await server.ready();
-      const refused = await WebSocketClient.open(portOf(url), "/ws").then(
-        () => "upgraded",
-        (error: Error & { head?: string }) => error.head?.split("\r\n")[0] ?? error.message,
-      );
+      const refused = await handshakeStatus(portOf(url), "/ws");
       expect(refused).toMatch(/^HTTP\/1\.1 500 /);
       await server.waitFor(/Deno\.upgradeWebSocket needs Deno\.serve: start unicorn with --engine native/);
     });
@@ -64,10 +69,7 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
       expect((await ws.next()).text).toBe("echo ping");
       expect(await (await fetch(`${url}/`)).text()).toBe("hello\n");
       // The policy reads the handshake's head as a request's.
-      const refused = await WebSocketClient.open(portOf(url), "/ws", { "Content-Length": "1, 2" }).then(
-        () => "upgraded",
-        (error: Error & { head?: string }) => error.head?.split("\r\n")[0] ?? error.message,
-      );
+      const refused = await handshakeStatus(portOf(url), "/ws", { "Content-Length": "1, 2" });
       expect(refused).toMatch(/^HTTP\/1\.1 400 /);
       server.signal("SIGTERM");
       const frame = await ws.next();
@@ -150,10 +152,7 @@ export function websocketSuite(runtime: RuntimeName, engine?: Engine): void {
     it("the handshake goes through the HTTP policy: a request line over --limit-request-line is 414, not upgraded", async () => {
       const server = start("websocket-app.ts", ["--limit-request-line", "100"]);
       const url = await server.ready();
-      const refused = await WebSocketClient.open(portOf(url), `/ws?pad=${"a".repeat(200)}`).then(
-        () => "upgraded",
-        (error: Error & { head?: string }) => error.head?.split("\r\n")[0] ?? error.message,
-      );
+      const refused = await handshakeStatus(portOf(url), `/ws?pad=${"a".repeat(200)}`);
       expect(refused).toMatch(/^HTTP\/1\.1 414 /);
       // The same handshake within the limit is upgraded.
       const ws = await WebSocketClient.open(portOf(url), "/ws?pad=a");
