@@ -1,5 +1,5 @@
 /**
- * The app under plain node:cluster, as the Node docs show it: `node cluster.mjs express|fastify PORT WORKERS`.
+ * The app under plain node:cluster, as the Node docs show it: `node cluster.mjs express|fastify|http PORT WORKERS`.
  * The primary forks WORKERS workers and forks again when one dies; each worker listens the app (listen.mjs).
  */
 import cluster from "node:cluster";
