@@ -16,6 +16,7 @@ export type { Hooks, ServerInfo, WorkerInfo } from "./src/config/hooks.ts";
 export { ExitCode, UnicornError } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
 export { shutdownSignal } from "./src/worker/shutdown.ts";
+export { type ServerWebSocket, type Upgraded, type UpgradeOptions, upgradeWebSocket } from "./src/http/websocket.ts";
 
 // Run as a program (scripts/build.mjs cuts the API bundle here):
 // Not awaited: a config file that imports defineConfig from this module must be able to

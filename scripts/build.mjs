@@ -43,6 +43,10 @@ for (const runtime of ["node", "bun", "deno"]) {
     // (workers load it as a loader). Bun and Deno get everything inlined.
     packages: runtime === "node" ? "external" : undefined,
     external: ["tsx", "tsx/*"],
+    // An inlined CommonJS dependency (ws) requires Node's builtins: Deno's ES modules have no require.
+    ...(runtime === "deno"
+      ? { banner: { js: 'import { createRequire as __unicornRequire } from "node:module"; const require = __unicornRequire(import.meta.url);' } }
+      : {}),
   });
 }
 

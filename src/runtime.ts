@@ -113,6 +113,11 @@ export interface WireHead {
   readonly version: string;
   /** Names and values, alternating, as sent. */
   readonly rawHeaders: readonly string[];
+  /**
+   * Set by an engine that received the head as an HTTP/2 stream (node:http2): version "2.0" is then
+   * accepted, the pseudo-fields left out of `rawHeaders` and `:authority` given as `Host`.
+   */
+  readonly http2?: true;
 }
 
 /** A Fetch-API handler: what a Fetch app becomes once loaded. */
@@ -176,6 +181,11 @@ export type ServedApp =
     readonly handler: NodeEngineHandler;
     /** The app's `upgrade` listeners (an exported http.Server's, as `ws` attaches them), when it has any. */
     readonly upgrade?: UpgradeListener;
+    /**
+     * Whether the app takes node:http2's compatibility request and response (Koa, Fastify, a plain
+     * listener), so that HTTP/2 may be offered; Express replaces the request's prototype and fails on them.
+     */
+    readonly http2?: boolean;
   };
 
 /** A running HTTP server inside a worker. */
@@ -209,6 +219,14 @@ export interface ServeOptions {
   readonly onRefused: (rejection: Rejection, head: WireHead | undefined, peer: RemoteAddr) => void;
   /** Called with each error the server itself reports (not the app's). */
   readonly onError: (error: unknown) => void;
+  /** A WebSocket opened (+1) or closed (-1): the worker's count, for the metrics. */
+  readonly onWebSocket?: (delta: number) => void;
+  /**
+   * A handshake the engine handed to the app's own `upgrade` listeners (node:http) once the policy
+   * passed it, as the app answered it (101, or its refusal): logged and counted as a request (native
+   * engines' handshakes go through the handler as any request).
+   */
+  readonly onUpgrade?: (head: WireHead, peer: RemoteAddr, status: number) => void;
   /** Called if the server stops accepting for good while not draining (its listener died): the worker is replaced. */
   readonly onStopped: (reason: string) => void;
 }

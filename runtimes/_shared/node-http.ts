@@ -16,9 +16,14 @@ import net from "node:net";
 import tls from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { EngineInfo, HttpServer, RemoteAddr, ServedApp, ServeListener, ServeOptions, WireHead } from "../../src/runtime.ts";
-import type { HttpSettings, Rejection, WireFields } from "../../src/http/types.ts";
+import type { HttpSettings, Rejection, WireFields, WireVerdict } from "../../src/http/types.ts";
 import { reasonPhrase } from "../../src/http/policy.ts";
 import { acceptProxyHeader, type ProxiedSocket } from "./proxy-protocol.ts";
+import { http2Engine } from "./node-http2.ts";
+import { WebSocketGuard } from "./websocket-guard.ts";
+import { answerRaw, NodeUpgrades, upgradeRequestOf } from "./node-websocket.ts";
+import { connInfoOf } from "../../src/http/client.ts";
+import { notAHandshake, setUpgrader, type Upgraded, type UpgradeOptions } from "../../src/http/websocket.ts";
 
 const WIRE = Symbol("unicorn.wire");
 type Checked = { readonly head: WireHead; readonly fields: WireFields };
@@ -28,8 +33,6 @@ type WithWire = http.IncomingMessage & { [WIRE]?: Checked };
 const DRAIN_POLL_MS = 100;
 /** How long a draining worker's kept-alive connection must have been idle, reading nothing, before it is closed, in ms. */
 const DRAIN_QUIET_MS = 1000;
-/** A WebSocket close frame from a server (unmasked): code 1001, going away. */
-const GOING_AWAY = Buffer.from([0x88, 0x02, 0x03, 0xe9]);
 /** How long a connection unicorn closed may wait for the client to close its end, in ms. */
 const LINGER_MS = 1000;
 
@@ -91,6 +94,65 @@ class NodeConnInfo implements EngineInfo {
     res.once("finish", finish);
     res.once("close", finish);
   }
+}
+
+/**
+ * The app's second argument for a request that came on node:http's `upgrade` event (a WebSocket
+ * handshake): the client as for any request, Node's request as Hono's node helpers expect it
+ * (`incoming`; there is no response object), and the connection for unicorn's upgradeWebSocket.
+ */
+class UpgradeInfo implements EngineInfo {
+  readonly incoming: http.IncomingMessage;
+  readonly outgoing = undefined;
+  readonly wire: Checked;
+  readonly #socket: net.Socket;
+  /**
+   * Takes the connection over; an own property, so that the info a trusted proxy's client gets
+   * (`Object.create` of this one) has it too.
+   */
+  readonly takeOver: (options?: UpgradeOptions) => Upgraded;
+  declare readonly upgraded: boolean;
+  constructor(req: http.IncomingMessage, socket: net.Socket, head: Buffer, wire: Checked, upgrades: NodeUpgrades, url: string) {
+    this.incoming = req;
+    this.wire = wire;
+    this.#socket = socket;
+    let upgraded = false;
+    this.takeOver = (options) => {
+      if (upgraded) throw new TypeError("upgradeWebSocket(): this request was upgraded already");
+      const result = upgrades.takeOver(req, socket, head, url, options);
+      upgraded = true;
+      return result;
+    };
+    Object.defineProperty(this, "upgraded", { get: () => upgraded });
+  }
+  get connection(): unknown {
+    return this.#socket;
+  }
+  get remoteAddr(): RemoteAddr {
+    return clientOf(this.#socket);
+  }
+  get proxy(): RemoteAddr | undefined {
+    const socket = this.#socket as HttpSocket;
+    return socket.proxied ? peerOf(socket) : undefined;
+  }
+  expose(client: RemoteAddr, secure: boolean | undefined): void {
+    show(this.#socket as HttpSocket, client.hostname, secure);
+  }
+}
+
+function isWebSocketUpgrade(req: http.IncomingMessage): boolean {
+  return String(req.headers.upgrade).toLowerCase() === "websocket";
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+}
+
+/** unicorn's upgradeWebSocket on node:http: the connection of the handshake the request came with. */
+function nodeUpgrader(request: Request, options?: UpgradeOptions): Upgraded {
+  const info = connInfoOf(request) as UpgradeInfo | undefined;
+  if (!info?.takeOver) throw notAHandshake();
+  return info.takeOver(options);
 }
 
 /** The bytes a chunk written to a response puts on the wire, before any chunked framing. */
@@ -206,6 +268,7 @@ function statusOfClientError(error: NodeJS.ErrnoException): number {
 /** A parse error or a timeout, in words for the log. */
 function describeClientError(error: NodeJS.ErrnoException): string {
   if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return "the request did not arrive in time (--header-timeout, --body-timeout)";
+  if (error.code === "HPE_PAUSED_H2_UPGRADE") return "an HTTP/2 preface (h2c): taken only from peers in --forwarded-allow-ips, by apps served over HTTP/2";
   return `${error.code ?? "parse error"}: ${(error as { reason?: string }).reason ?? error.message}`;
 }
 
@@ -327,6 +390,22 @@ function watchDeadlines(server: http.Server, sockets: Set<HttpSocket>, s: HttpSe
   setInterval(sweep, Math.max(100, Math.min(1000, (head || 4000) / 4))).unref();
 }
 
+/**
+ * Reports a handshake handed to the app's upgrade listeners once the app answers it: the status of the
+ * first bytes it writes on the socket (101, or the 400 or 401 of a handshake it refused).
+ */
+function logUpgrade(socket: net.Socket, head: WireHead, options: ServeOptions, accepted: () => void): void {
+  const write = socket.write;
+  socket.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+    socket.write = write;
+    const text = typeof chunk === "string" ? chunk.slice(0, 16) : Buffer.isBuffer(chunk) ? chunk.toString("latin1", 0, 16) : "";
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
+    if (status) options.onUpgrade?.(head, clientOf(socket), Number(status));
+    if (status === "101") accepted();
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof socket.write;
+}
+
 /** A Host for an HTTP/1.0 request that has none: the address it came to (IPv6 bracketed; a unix socket's "localhost"). */
 function hostOf(socket: net.Socket): string {
   const address = socket.localAddress;
@@ -399,8 +478,10 @@ export async function serveNodeHttp(
     return true;
   };
   const sockets = new Set<HttpSocket>();
-  /** Connections the app took over (WebSockets): a drain says going away (1001) and closes them. */
-  const upgraded = new Set<HttpSocket>();
+  /** Connections the app took over (WebSockets): unicorn's limits on them; a drain says going away (1001) and closes them. */
+  const upgraded = new WebSocketGuard(settings, options.onWebSocket);
+  const upgrades = new NodeUpgrades(settings, upgraded);
+  if (app.interface === "fetch") setUpgrader(nodeUpgrader);
   // No per-request bookkeeping while serving: the drain reads Node's own socket state instead.
   /**
    * A pipelined request (sent before the answer to the one ahead of it) is taken up once that answer is
@@ -436,19 +517,21 @@ export async function serveNodeHttp(
   const acceptors: net.Server[] = [];
   let open = 0;
   let accepted = 0;
+  // HTTP/2 (node-http2.ts): h2 by ALPN over TLS, h2c from trusted peers; undefined for an app kept to HTTP/1.1.
+  const h2 = http2Engine(app, options);
   for (const listener of listeners) {
     // Through node:net (Bun), TLS is the front server's: node:http gets the sockets once decrypted.
     const tlsHere = settings.tls !== null && via === "http";
     const server = tlsHere
-      ? https.createServer(serverOptions(settings), onRequest)
+      ? https.createServer({ ...serverOptions(settings), ...h2?.tlsOptions }, onRequest)
       : http.createServer(serverOptions(settings), onRequest);
     // The cap is kept here rather than by server.maxConnections, which Deno's node:net ignores.
     // At the cap, a client with a request to make is preferred to one that is idle: the oldest idle
     // kept-alive connection is closed to admit the new one (as nginx does when it runs short).
-    server.on("connection", (socket: net.Socket) => {
+    const admit = (socket: net.Socket) => {
       accepted++;
       if (open >= settings.workerConnections) {
-        const idle = oldestIdle(sockets);
+        const idle = oldestIdle(sockets) ?? (h2?.idleSocket() as HttpSocket | undefined);
         if (!idle) return void socket.destroy();
         // At once, not after a linger: its descriptor is the one the newcomer takes.
         sockets.delete(idle);
@@ -456,18 +539,54 @@ export async function serveNodeHttp(
       }
       open++;
       socket.once("close", () => open--);
-    });
+    };
+    server.on("connection", admit);
     // A TLS server's requests run on the TLS socket, not the TCP one under it.
     server.on(tlsHere ? "secureConnection" : "connection", (socket: HttpSocket) => {
       if (socket.destroyed) return;
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
     });
+    // HTTP/2 connections leave node:http's listeners (and the drain's sockets) for node-http2.ts's sessions.
+    h2?.attach(server, tlsHere ? "secureConnection" : "connection", admit);
     if (settings.proxyProtocol !== "off" && !settings.tls) {
       acceptProxyHeader(server, settings, (socket, error) => {
         options.onRefused({ status: 400, reason: error }, undefined, peerOf(socket));
         answerAndClose(socket, 400);
       }, showProxied);
+    }
+    if (app.interface === "fetch") {
+      // A request with Upgrade (a WebSocket handshake) goes through the app's pipeline as any request;
+      // the app takes it over with upgradeWebSocket, or its answer is written and the connection closed.
+      const handler = app.handler;
+      const scheme = settings.tls ? "https" : "http";
+      // Node 24.9 and later: any other Upgrade (h2c) is served as a plain request. Before, it comes here.
+      (server as { shouldUpgradeCallback?: (req: http.IncomingMessage) => boolean }).shouldUpgradeCallback = isWebSocketUpgrade;
+      server.on("upgrade", (req: http.IncomingMessage, socket: HttpSocket, head: Buffer) => {
+        const wire = wireHeadOf(req);
+        // After an upgrade node:http reads no body: one it would have to is refused (Node before 24.9, not a WebSocket).
+        const verdict: WireVerdict = hasBody(req)
+          ? { rejection: { status: 400, reason: "a request with Upgrade and a body" } }
+          : options.policy.checkWire(wire);
+        if (verdict.rejection) {
+          options.onRefused(verdict.rejection, wire, clientOf(socket));
+          return answerAndClose(socket, verdict.rejection.status);
+        }
+        if (socket[SHOWN]) unshow(socket);
+        sockets.delete(socket);
+        upgraded.watch(socket, { limitMessages: false });
+        const origin = `${scheme}://${req.headers.host ?? hostOf(socket)}`;
+        const serve = async () => {
+          if (isWebSocketUpgrade(req)) await upgrades.ready();
+          const info = new UpgradeInfo(req, socket, head, { head: wire, fields: verdict.fields }, upgrades, `${origin}${req.url}`);
+          const response = await handler(upgradeRequestOf(req, origin), info);
+          if (!info.upgraded) await answerRaw(socket, response, wire.method, closeSoon);
+        };
+        serve().catch((error: unknown) => {
+          options.onError(error);
+          answerAndClose(socket, 400);
+        });
+      });
     }
     if (app.interface === "node" && app.upgrade) {
       const upgrade = app.upgrade;
@@ -480,8 +599,10 @@ export async function serveNodeHttp(
           options.onRefused(verdict.rejection, wire, clientOf(socket));
           return answerAndClose(socket, verdict.rejection.status);
         }
-        upgraded.add(socket);
-        socket.once("close", () => upgraded.delete(socket));
+        // Logged once the app has answered (ws writes its 101 in the same tick, or later after async checks).
+        upgraded.watch(socket, { limitMessages: true });
+        logUpgrade(socket, wire, options, () => upgraded.accepted(socket));
+        sockets.delete(socket);
         try {
           upgrade(req as never, socket, head);
         } catch (error) {
@@ -533,7 +654,7 @@ export async function serveNodeHttp(
     });
     if (via === "net") {
       const hand = (socket: net.Socket) => void server.emit("connection", socket);
-      const front = settings.tls ? tls.createServer(serverOptions(settings), hand) : net.createServer(hand);
+      const front = settings.tls ? tls.createServer({ ...serverOptions(settings), ...h2?.tlsOptions }, hand) : net.createServer(hand);
       // A failed handshake is no HTTP request: nothing to answer.
       front.on("tlsClientError", (error: Error, socket: net.Socket) => {
         options.onError(error);
@@ -565,13 +686,12 @@ export async function serveNodeHttp(
       const closed = acceptors.map((server) =>
         new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()))
       );
+      // HTTP/2 sessions get GOAWAY: their streams in flight finish, then they close.
+      if (h2) closed.push(h2.drain());
       // A socket is closed once it has been idle, and has read nothing, for DRAIN_QUIET_MS: a client (a
       // balancer's pooled connection) that sends its next request meanwhile gets it answered with
       // Connection: close, and a connection in use is never closed under a request being sent on it.
-      for (const socket of upgraded) {
-        socket.end(GOING_AWAY);
-        sockets.delete(socket);
-      }
+      upgraded.closeAll();
       const quiet = new Map<HttpSocket, { bytes: number; since: number }>();
       return new Promise<void>((resolve) => {
         const poll = setInterval(() => {
@@ -582,7 +702,7 @@ export async function serveNodeHttp(
               quiet.set(socket, { bytes: socket._httpMessage ? -1 : socket.bytesRead, since: now });
             } else if (now - seen.since >= DRAIN_QUIET_MS) socket.destroy();
           }
-          if (sockets.size === 0) {
+          if (sockets.size === 0 && upgraded.size === 0) {
             clearInterval(poll);
             void Promise.all(closed).then(() => resolve());
           }

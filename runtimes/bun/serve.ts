@@ -1,8 +1,9 @@
 /** The native engine on Bun: Bun.serve on an SO_REUSEPORT socket per worker. */
 import fs from "node:fs";
-import { isSwitchingProtocols } from "../../src/http/app-handler.ts";
+import { createSocket, isWebSocketHandshake, notAHandshake, type SocketControl, type SocketLink, type Upgraded, type UpgradeOptions, setUpgrader, upgradeResponse } from "../../src/http/websocket.ts";
 import { connInfoOf, socketAddress } from "../../src/http/client.ts";
 import type { EngineInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import type { HttpSettings } from "../../src/http/types.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 import { serveNodeHttp } from "../_shared/node-http.ts";
 
@@ -90,24 +91,74 @@ function serverView(bun: BunServer): BunServer {
 
 interface ServerWebSocket {
   close(code?: number, reason?: string): void;
+  send(data: string | ArrayBuffer | Uint8Array): number;
+  getBufferedAmount(): number;
+  readonly data: { [SOCKET]?: SocketControl } | undefined;
 }
+
+/** Where a socket of unicorn's upgradeWebSocket keeps its control, in Bun's `ws.data`. */
+const SOCKET = Symbol("unicorn.socket");
+
+/** Bun's socket as the link under one of unicorn's sockets. */
+function linkOf(ws: ServerWebSocket): SocketLink {
+  return {
+    send: (data) => void ws.send(data),
+    close: (code, reason) => ws.close(code, reason),
+    get bufferedAmount() {
+      return ws.getBufferedAmount();
+    },
+  };
+}
+
+/** Bun's longest WebSocket idle timeout, in seconds. */
+const BUN_MAX_IDLE = 960;
 
 /**
  * The app's WebSocket handlers, noting which sockets are open: a drain closes them with 1001 (going
  * away), as Deno.serve's shutdown does; Bun.serve's stop leaves them open until --graceful-timeout.
+ * unicorn's limits are the defaults of Bun's options (pings after half the idle timeout, the close at
+ * it; 1009 past the largest message); an app that sets Bun's own keeps them.
  */
-function tracked(handlers: unknown, open: Set<ServerWebSocket>): unknown {
-  const app = handlers as { open?(ws: ServerWebSocket): unknown; close?(ws: ServerWebSocket, ...rest: unknown[]): unknown };
-  return Object.assign(Object.create(app) as object, {
+function tracked(handlers: unknown, open: Set<ServerWebSocket>, settings: HttpSettings, count?: (delta: number) => void): unknown {
+  const app = handlers as {
+    open?(ws: ServerWebSocket): unknown;
+    message?(ws: ServerWebSocket, message: string | Uint8Array): unknown;
+    close?(ws: ServerWebSocket, code: number, reason: string): unknown;
+    idleTimeout?: number;
+    maxPayloadLength?: number;
+  };
+  const limits: Record<string, unknown> = {};
+  if (app.idleTimeout === undefined) limits.idleTimeout = Math.min(BUN_MAX_IDLE, Math.ceil(settings.websocketIdleTimeout));
+  if (app.maxPayloadLength === undefined && settings.websocketMaxMessage > 0) limits.maxPayloadLength = settings.websocketMaxMessage;
+  return Object.assign(Object.create(app) as object, limits, {
+    // A socket of unicorn's upgradeWebSocket goes to its own control; any other, to the app's handlers.
     open(ws: ServerWebSocket) {
       open.add(ws);
-      return app.open?.(ws);
+      count?.(1);
+      const control = ws.data?.[SOCKET];
+      return control ? control.opened(linkOf(ws)) : app.open?.(ws);
     },
-    close(ws: ServerWebSocket, ...rest: unknown[]) {
-      open.delete(ws);
-      return app.close?.(ws, ...rest);
+    message(ws: ServerWebSocket, message: string | Uint8Array) {
+      const control = ws.data?.[SOCKET];
+      if (!control) return app.message?.(ws, message);
+      control.message(typeof message === "string" ? message : Uint8Array.prototype.slice.call(message).buffer as ArrayBuffer);
+    },
+    close(ws: ServerWebSocket, code: number, reason: string) {
+      if (open.delete(ws)) count?.(-1);
+      const control = ws.data?.[SOCKET];
+      return control ? control.closed(code, reason) : app.close?.(ws, code, reason);
     },
   });
+}
+
+/** unicorn's upgradeWebSocket on Bun.serve: Bun's `server.upgrade`, the socket's events from unicorn's handlers. */
+function bunUpgrader(request: Request, options?: UpgradeOptions): Upgraded {
+  const info = connInfoOf(request) as BunConnInfo | undefined;
+  if (!info?.upgrade || !isWebSocketHandshake(request)) throw notAHandshake();
+  const control = createSocket(request.url, options?.protocol);
+  const headers = options?.protocol ? { "Sec-WebSocket-Protocol": options.protocol } : undefined;
+  if (!info.upgrade(request, { data: { [SOCKET]: control }, headers })) throw notAHandshake();
+  return { socket: control.socket, response: upgradeResponse() };
 }
 
 /** Bun.serve's TLS options from unicorn's (Bun reads the files). */
@@ -149,7 +200,9 @@ export function serve(
   if (settings.engine === "node" || app.interface === "node") return serveNodeHttp(app, listeners, options, "net");
   const handler = app.handler;
   const sockets = new Set<ServerWebSocket>();
-  const websocket = app.websocket ? tracked(app.websocket, sockets) : undefined;
+  // Always there: unicorn's upgradeWebSocket needs handlers even when the app exports none.
+  const websocket = tracked(app.websocket ?? {}, sockets, settings, options.onWebSocket);
+  setUpgrader(bunUpgrader);
   const drain = new NativeDrain();
   const bodyTimeout = settings.bodyTimeout === settings.keepAlive ? undefined : Math.min(255, settings.bodyTimeout);
   const serveOptions = listeners.map((listener): BunServeOptions => {
@@ -167,7 +220,7 @@ export function serve(
       // Bun answers 413 itself past this; "no limit" lifts Bun's own 128 MiB default.
       maxRequestBodySize: settings.limitRequestBody > 0 ? settings.limitRequestBody : Number.MAX_SAFE_INTEGER,
       ...(settings.tls ? { tls: tlsOptions(settings.tls) } : {}),
-      ...(websocket ? { websocket } : {}),
+      websocket,
       fetch(request, server) {
         // Bun's idle timer does not restart as a body arrives: a steady upload was cut at --keep-alive.
         // A request that may carry a body gets --body-timeout instead (0: none), Bun's bound on the whole request.
@@ -179,11 +232,8 @@ export function serve(
           request = new Request(origin + url, request);
           info.httpVersion = "1.0";
         }
-        const result = drain.respond(handler(request, info));
-        // Upgraded (only an app with WebSocket handlers can be): Bun answers the handshake itself and wants nothing back.
-        if (!websocket) return result;
-        if (result instanceof Promise) return result.then((response) => (isSwitchingProtocols(response) ? undefined : response));
-        return isSwitchingProtocols(result) ? undefined : result;
+        // After an upgrade Bun answers the handshake itself and ignores what fetch returns (measured).
+        return drain.respond(handler(request, info));
       },
       error(error) {
         options.onError(error);

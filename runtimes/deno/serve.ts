@@ -5,6 +5,8 @@
  */
 import type { ConnInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { originalOf } from "../../src/http/client.ts";
+import type { HttpSettings } from "../../src/http/types.ts";
+import { setUpgrader, type Upgraded, upgradeWebSocket, type UpgradeOptions } from "../../src/http/websocket.ts";
 import { NativeDrain } from "../_shared/native-drain.ts";
 import { serveNodeHttp } from "../_shared/node-http.ts";
 
@@ -31,14 +33,50 @@ const Deno = (globalThis as unknown as {
   };
 }).Deno;
 
+interface DenoSocket extends EventTarget {
+  close(code?: number, reason?: string): void;
+}
+
 /**
  * `Deno.upgradeWebSocket` for apps served here: it takes over the connection of the request Deno.serve
  * made, even when the app holds one the policy rebuilt (a trusted proxy's `X-Forwarded-Proto`), as Hono's
- * hono/deno helper and apps calling it themselves do.
+ * hono/deno helper and apps calling it themselves do. unicorn's idle timeout is the default of Deno's
+ * (a ping after half of it, 1001 at it); an app that passes its own keeps it. Deno has no message size
+ * limit of its own below 64 MiB: a larger message than --websocket-max-message closes the socket with
+ * 1009 before the app sees it (Deno has read it by then).
  */
-function upgradeOriginals(): void {
+function upgradeOriginals(settings: HttpSettings, count?: (delta: number) => void): void {
   const upgrade = Deno.upgradeWebSocket.bind(Deno);
-  Deno.upgradeWebSocket = (request, options) => upgrade(originalOf(request), options);
+  const idleTimeout = settings.websocketIdleTimeout;
+  const max = settings.websocketMaxMessage;
+  Deno.upgradeWebSocket = (request, options) => {
+    const upgraded = upgrade(originalOf(request), { idleTimeout, ...(options as object | undefined) }) as { socket: DenoSocket };
+    // First of the socket's listeners: the app's, added after, never see a message too big.
+    const socket = upgraded.socket;
+    // Deno answers with the subprotocol but its socket says "" (Deno 2.9): it says what was answered.
+    const protocol = (options as { protocol?: string } | undefined)?.protocol;
+    if (protocol && !(socket as { protocol?: string }).protocol) Object.defineProperty(socket, "protocol", { value: protocol });
+    if (max > 0) socket.addEventListener("message", (event) => tooBig(event as MessageEvent, socket, max));
+    if (count) {
+      socket.addEventListener("open", () => {
+        count(1);
+        socket.addEventListener("close", () => count(-1), { once: true });
+      }, { once: true });
+    }
+    return upgraded;
+  };
+  setUpgrader((request, options) => Deno.upgradeWebSocket(request, options) as Upgraded);
+}
+
+/** Closes `socket` with 1009 when the message is over `max` bytes, and hides it from the other listeners. */
+function tooBig(event: MessageEvent, socket: DenoSocket, max: number): void {
+  const data = event.data as string | ArrayBuffer | Blob;
+  const size = typeof data !== "string" ? ("size" in data ? data.size : data.byteLength)
+    // A string's UTF-8 size lies between its length and three times it: encode only when that decides nothing.
+    : data.length > max || data.length * 3 <= max ? data.length : new TextEncoder().encode(data).byteLength;
+  if (size <= max) return;
+  event.stopImmediatePropagation();
+  socket.close(1009, "Message too big");
 }
 
 export function serve(
@@ -52,17 +90,13 @@ export function serve(
   const settings = options.policy.settings;
   if (settings.engine === "node" || app.interface === "node") {
     // Deno's own upgrade cannot take over a node:http connection (it fails deep inside, naming
-    // `_wantsUpgrade`): say what to do instead.
-    Deno.upgradeWebSocket = () => {
-      throw new Error(
-        "Deno.upgradeWebSocket needs Deno.serve: start unicorn with --engine native, or attach ws to an exported http.Server (docs/websockets.md)",
-      );
-    };
+    // `_wantsUpgrade`): unicorn's does, with the same { socket, response }.
+    Deno.upgradeWebSocket = (request, upgradeOptions) => upgradeWebSocket(request, upgradeOptions as UpgradeOptions);
     return serveNodeHttp(app, listeners, options);
   }
   const handler = app.handler;
   const drain = new NativeDrain();
-  upgradeOriginals();
+  upgradeOriginals(settings, options.onWebSocket);
   const tls = settings.tls
     ? { cert: Deno.readTextFileSync(settings.tls.certfile), key: Deno.readTextFileSync(settings.tls.keyfile) }
     : {};

@@ -91,6 +91,7 @@ export function controlOf(arbiter: Controlled): Controllable {
           age: seconds(view.age),
           requests: view.stats?.requests ?? w.requests,
           inFlight: view.stats?.inFlight ?? 0,
+          websockets: view.stats?.websockets ?? 0,
           heartbeat: seconds(view.heartbeatAge),
           rss: w.rss,
           busy: Math.round(view.busy * 1000) / 1000,
@@ -116,6 +117,7 @@ export function controlOf(arbiter: Controlled): Controllable {
       return {
         requests: total.requests,
         inFlight: total.inFlight,
+        websockets: total.websockets ?? 0,
         byStatus,
         byMethod,
         refused: total.refused,

@@ -102,6 +102,8 @@ function httpSettingsOf(config: Config, engine: Engine, tls: TlsFiles | null): H
     engineChosen: config.engine !== "auto",
     interface: config.interface,
     keepAlive: config.keepAlive,
+    websocketIdleTimeout: config.websocketIdleTimeout,
+    websocketMaxMessage: config.websocketMaxMessage,
     headerTimeout: config.headerTimeout,
     bodyTimeout: config.bodyTimeout,
     workerConnections: config.workerConnections,

@@ -45,7 +45,7 @@ export class ServerMetrics {
 
   /** A worker is gone: its last counts are kept (nothing of them is in flight any more). */
   workerGone(last: WorkerStats | undefined, reason: RestartReason | undefined): void {
-    if (last) this.#gone = addStats(this.#gone, { ...last, inFlight: 0 });
+    if (last) this.#gone = addStats(this.#gone, { ...last, inFlight: 0, websockets: 0 });
     if (reason) this.restarts[reason]++;
   }
 
@@ -84,6 +84,8 @@ export class ServerMetrics {
     out.sample("unicorn_http_request_duration_seconds_count", {}, total.requests);
     out.family("unicorn_http_requests_in_flight", "gauge", "Requests being served.");
     out.sample("unicorn_http_requests_in_flight", {}, total.inFlight);
+    out.family("unicorn_websockets_open", "gauge", "WebSockets open.");
+    out.sample("unicorn_websockets_open", {}, total.websockets);
     out.family("unicorn_http_refusals_total", "counter", "Requests refused before the app (limits, strict HTTP/1.1, timeouts), by status.");
     for (const [code, n] of Object.entries(total.refused)) out.sample("unicorn_http_refusals_total", { code }, n);
     out.family("unicorn_log_write_failures_total", "counter", "Access-log lines lost to failing writes.");

@@ -49,7 +49,7 @@ export function statsdLines(
 ): string[] {
   const base = `${prefix ? `${prefix.replace(/\.$/, "")}.` : ""}unicorn.`;
   const tag = tags.trim() ? `|#${tags.trim()}` : "";
-  const lines = [`${base}workers:${workers}|g${tag}`];
+  const lines = [`${base}workers:${workers}|g${tag}`, `${base}websockets:${current.websockets ?? 0}|g${tag}`];
   const requests = current.requests - previous.requests;
   if (requests > 0) {
     lines.push(`${base}requests:${requests}|c${tag}`);

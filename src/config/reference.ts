@@ -61,7 +61,7 @@ export function settingsReference(): string {
     "| `tmp_upload_dir` | request bodies stream to the app; nothing is spooled |",
     "| `ssl_version`, `suppress_ragged_eofs`, `do_handshake_on_connect` | deprecated or Python's `ssl` module only; the minimum TLS version is 1.2 |",
     "| `logconfig*`, `syslog*`, `logger_class` | the error log is a stream or a file; ship it with your log collector |",
-    "| `http_protocols`, `http2_*` | HTTP/2 is the runtime's (with TLS, where it has it) |",
+    "| `http_protocols`, `http2_*` | HTTP/2 is chosen by ALPN over TLS (node:http engine, Deno.serve; not Bun.serve), h2c with prior knowledge only from `--forwarded-allow-ips` peers; no settings (docs/http.md#http2) |",
     "| `dirty_*`, `asgi_*`, `uwsgi*`, `protocol`, `root_path` | no counterpart in a Fetch handler |",
     "",
   );

@@ -64,6 +64,8 @@ export interface Config extends Hooks {
   gracefulTimeout: number;
   requestTimeout: number;
   keepAlive: number;
+  websocketIdleTimeout: number;
+  websocketMaxMessage: number;
   limitRequestLine: number;
   limitRequestFields: number;
   limitRequestFieldSize: number;
@@ -500,6 +502,14 @@ const ROWS = [
     default: 65,
   }),
   define(SECONDS, {
+    name: "websocketIdleTimeout",
+    section: "Timeouts",
+    flags: ["--websocket-idle-timeout"],
+    metavar: "SECONDS",
+    doc: "A WebSocket whose client has sent nothing, not even the answer to a ping, for this long is closed. Pings go out after half of it, so a live client that stays quiet is kept. 0 disables.",
+    default: 60,
+  }),
+  define(SECONDS, {
     name: "headerTimeout",
     section: "Timeouts",
     flags: ["--header-timeout"],
@@ -546,6 +556,14 @@ const ROWS = [
     metavar: "BYTES",
     doc: "The largest request body; larger is answered 413. 0 means no limit.",
     default: 0,
+  }),
+  define(wholeNumber(0), {
+    name: "websocketMaxMessage",
+    section: "Request limits",
+    flags: ["--websocket-max-message"],
+    metavar: "BYTES",
+    doc: "The largest message a WebSocket client may send; larger closes the WebSocket with 1009 (message too big). 0 leaves the runtime's own limit.",
+    default: 16 * 1024 * 1024,
   }),
   define(list(TEXT.parse, "an IP address or CIDR"), {
     name: "forwardedAllowIps",

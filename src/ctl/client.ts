@@ -179,7 +179,7 @@ function showStatus(s: StatusReply): string {
 }
 
 function workerRows(rows: readonly WorkerRow[], rates?: ReadonlyMap<number, number>): string {
-  const headers = ["PID", "ID", "GEN", "STATE", "AGE", ...(rates ? ["REQ/S"] : []), "REQUESTS", "IN FLIGHT", "BUSY", "P50", "P99", "RSS", "HEARTBEAT"];
+  const headers = ["PID", "ID", "GEN", "STATE", "AGE", ...(rates ? ["REQ/S"] : []), "REQUESTS", "IN FLIGHT", "WEBSOCKETS", "BUSY", "P50", "P99", "RSS", "HEARTBEAT"];
   return table(headers, rows.map((w) => [
     String(w.pid),
     String(w.id),
@@ -189,6 +189,7 @@ function workerRows(rows: readonly WorkerRow[], rates?: ReadonlyMap<number, numb
     ...(rates ? [rates.has(w.pid) ? String(Math.round(rates.get(w.pid)!)) : "-"] : []),
     String(w.requests),
     String(w.inFlight),
+    String(w.websockets ?? 0),
     `${Math.round(w.busy * 100)}%`,
     latency(w.p50),
     latency(w.p99),
@@ -210,6 +211,7 @@ function counts(record: Readonly<Record<string, number>>): string {
 function showStats(s: StatsReply): string {
   return [
     `requests:      ${s.requests} (in flight: ${s.inFlight})`,
+    `websockets:    ${s.websockets ?? 0} open`,
     `by status:     ${counts(s.byStatus)}`,
     `by method:     ${counts(s.byMethod)}`,
     `latency:       p50 ${latency(s.p50)}, p99 ${latency(s.p99)}`,

@@ -60,6 +60,8 @@ export interface WorkerRow {
   readonly age: number;
   readonly requests: number;
   readonly inFlight: number;
+  /** WebSockets open on it. */
+  readonly websockets: number;
   /** Seconds since the last heartbeat. */
   readonly heartbeat: number;
   readonly rss: number;
@@ -80,6 +82,7 @@ export interface WorkersReply {
 export interface StatsReply {
   readonly requests: number;
   readonly inFlight: number;
+  readonly websockets: number;
   readonly byStatus: Readonly<Record<string, number>>;
   readonly byMethod: Readonly<Record<string, number>>;
   readonly refused: Readonly<Record<string, number>>;

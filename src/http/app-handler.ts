@@ -28,7 +28,7 @@ const UPGRADED = new WeakSet<Response>();
  * access log and the counts. The engine answers nothing for it ({@linkcode isSwitchingProtocols}).
  * A Response cannot be made with status 101, so this is one in shape only.
  */
-function switchingProtocols(): Response {
+export function switchingProtocols(): Response {
   const response = Object.create(Response.prototype, {
     status: { value: 101 },
     statusText: { value: "Switching Protocols" },

@@ -104,7 +104,8 @@ export class RequestPolicy {
   /** Checks a head as it came on the wire (the node:http engine), before any Request is built. */
   checkWire(head: WireHead): WireVerdict {
     const { version, target, method } = head;
-    if (version !== "1.1" && version !== "1.0") {
+    // HTTP/2 only from an engine that received an HTTP/2 stream: "HTTP/2.0" in an HTTP/1 request line is refused.
+    if (version !== "1.1" && version !== "1.0" && !(version === "2.0" && head.http2 === true)) {
       return { rejection: { status: version.startsWith("0.") ? 400 : 505, reason: `HTTP/${version} is not supported` } };
     }
     if (target.charCodeAt(0) !== 47 /* / */) {
@@ -264,8 +265,10 @@ export class RequestPolicy {
     }
     if (fields.host === null) {
       // The native engines hide the version: Host is required of every request there, but over TLS,
-      // where Deno.serve also speaks HTTP/2, whose requests name the host in :authority instead.
-      const http2 = version === null && s.tls !== null;
+      // where Deno.serve also speaks HTTP/2, whose requests name the host in :authority instead. An
+      // HTTP/2 stream from node:http2 has its :authority as Host already; with neither, it names no
+      // authority, which HTTP/2 allows (RFC 9113 8.3.1), as HTTP/1.0 does.
+      const http2 = version === "2.0" || (version === null && s.tls !== null);
       if (version !== "1.0" && !http2) return { status: 400, reason: "HTTP/1.1 requires a Host header" };
     } else if (fields.hosts > 1 || !HOST.test(fields.host)) {
       return { status: 400, reason: fields.hosts > 1 ? "more than one Host header" : "an invalid Host header" };

@@ -7,6 +7,8 @@ import type { Config } from "../config/settings.ts";
 /** The settings of the table the HTTP policy and the engines read, as the table types them. */
 type HttpKeys =
   | "keepAlive"
+  | "websocketIdleTimeout"
+  | "websocketMaxMessage"
   | "headerTimeout"
   | "bodyTimeout"
   | "workerConnections"

@@ -60,7 +60,14 @@ export type AppInterface = "fetch" | "node";
 /** An app as a worker serves it: a Fetch handler or a Node request listener, and what it was found to be. */
 export type ServableApp =
   | { readonly interface: "fetch"; readonly handler: FetchHandler; readonly what: string; readonly websocket?: unknown }
-  | { readonly interface: "node"; readonly listener: NodeListener; readonly what: string; readonly upgrade?: UpgradeListener };
+  | {
+    readonly interface: "node";
+    readonly listener: NodeListener;
+    readonly what: string;
+    readonly upgrade?: UpgradeListener;
+    /** Served over HTTP/2 too (node:http2's compatibility objects), where the engine can: Koa, Fastify, a plain listener; not Express. */
+    readonly http2?: boolean;
+  };
 
 type Fn = (...args: unknown[]) => unknown;
 const has = (value: unknown, ...names: string[]): boolean =>
@@ -91,6 +98,11 @@ const RESPONSE_NAMES = /^(res|resp|response|reply|outgoing|serverResponse)$/i;
  * | has `listen()`, `emit()` and `listeners()` (an `http.Server`) | node: its "request" event |
  * | a function with `handle()` and `use()` (Express, connect) | node |
  * | another function | by `--interface`; under auto, node if its second parameter is named `res` or `response` |
+ *
+ * HTTP/2 (node:http2's compatibility request and response) is offered to Koa, Fastify and plain
+ * listeners; Express and connect replace the request's prototype with http.IncomingMessage's and fail
+ * on an HTTP/2 request (an uncaught error, measured with Express 5), and an http.Server may hold either:
+ * those are served HTTP/1.1 only.
  */
 export async function toServable(value: unknown, choice: AppInterface | "auto", depth = 0): Promise<ServableApp | undefined> {
   // An object that answers every name (itty-router's routers are Proxies) is judged by fetch alone.
@@ -115,11 +127,11 @@ export async function toServable(value: unknown, choice: AppInterface | "auto", 
     if (has(value, "routing", "ready")) {
       const fastify = value as { ready(): Promise<unknown>; routing: NodeListener };
       await fastify.ready();
-      return { interface: "node", listener: (req, res) => fastify.routing(req, res), what: "a Fastify app" };
+      return { interface: "node", listener: (req, res) => fastify.routing(req, res), what: "a Fastify app", http2: true };
     }
     if (has(value, "callback", "use")) {
       const koa = value as { callback(): NodeListener };
-      return { interface: "node", listener: koa.callback(), what: "a Koa app" };
+      return { interface: "node", listener: koa.callback(), what: "a Koa app", http2: true };
     }
   }
   if (choice !== "fetch" && typeof value === "object" && has(value, "listen", "emit", "listeners")) {
@@ -148,6 +160,7 @@ export async function toServable(value: unknown, choice: AppInterface | "auto", 
     return {
       interface: "node",
       listener: value as NodeListener,
+      http2: true,
       what: choice === "node" ? `a Node request listener ${signature}` :
         `a function ${signature}, read as a Node request listener by its parameters (say --interface fetch if it takes a Request)`,
     };

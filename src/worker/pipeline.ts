@@ -44,6 +44,8 @@ export interface Pipeline {
   readonly served: ServedApp;
   /** A request an engine refused from its raw head (or could not parse): logged as any refusal is. */
   refusedOnWire(rejection: Rejection, head: WireHead | undefined, peer: RemoteAddr): void;
+  /** A handshake an engine handed to the app's `upgrade` listeners: logged and counted with the app's answer. */
+  upgradedOnWire(head: WireHead, peer: RemoteAddr, status: number): void;
   /** Requests the app has been given so far, for the heartbeat. */
   readonly requests: () => number;
 }
@@ -117,7 +119,12 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
   let requests: () => number;
   if (app.interface === "node") {
     const node = buildNodePipeline({ ...parts, app: app.listener, refused });
-    served = { interface: "node", handler: node.handler, ...(app.upgrade ? { upgrade: app.upgrade } : {}) };
+    served = {
+      interface: "node",
+      handler: node.handler,
+      ...(app.upgrade ? { upgrade: app.upgrade } : {}),
+      ...(app.http2 ? { http2: true } : {}),
+    };
     requests = node.requests;
   } else {
     const hooked = withRequestHooks(app.handler, parts.hooks, parts.worker, log);
@@ -132,28 +139,32 @@ export function buildPipeline(parts: PipelineParts): Pipeline {
     };
     requests = guarded.requests;
   }
+  /** The access-log entry of a request an engine answered from its raw head. */
+  const wireEntry = (head: WireHead | undefined, status: number, peer: RemoteAddr, length: string | null): Omit<AccessEntry, "pid"> => ({
+    request: {
+      method: head?.method ?? "-",
+      target: head === undefined ? "-" : /^https?:\/\//i.test(head.target) ? targetOf(head.target) : head.target,
+      header: (name) => rawHeader(head, name.toLowerCase()),
+    },
+    status,
+    responseHeader: (name) => (name.toLowerCase() === "content-length" ? length : null),
+    remote: peer.hostname,
+    peer: peer.hostname,
+    started: new Date(),
+    durationMs: 0,
+    protocol: head ? `HTTP/${head.version}` : "-",
+  });
   return {
     served,
     requests,
     refusedOnWire(rejection, head, peer) {
       refused(rejection, peer);
-      if (!accessLog) return;
-      const entry: Omit<AccessEntry, "pid"> = {
-        request: {
-          method: head?.method ?? "-",
-          target: head === undefined ? "-" : /^https?:\/\//i.test(head.target) ? targetOf(head.target) : head.target,
-          header: (name) => rawHeader(head, name.toLowerCase()),
-        },
-        status: rejection.status,
-        // The engine answers it as every refusal is answered: the reason phrase and a newline.
-        responseHeader: (name) => (name.toLowerCase() === "content-length" ? String(reasonPhrase(rejection.status).length + 1) : null),
-        remote: peer.hostname,
-        peer: peer.hostname,
-        started: new Date(),
-        durationMs: 0,
-        protocol: head ? `HTTP/${head.version}` : "-",
-      };
-      accessLog.write(entry);
+      // The engine answers it as every refusal is answered: the reason phrase and a newline.
+      accessLog?.write(wireEntry(head, rejection.status, peer, String(reasonPhrase(rejection.status).length + 1)));
+    },
+    upgradedOnWire(head, peer, status) {
+      stats.end(stats.start(), head.method, status);
+      accessLog?.write(wireEntry(head, status, peer, null));
     },
   };
 }

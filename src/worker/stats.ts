@@ -18,6 +18,8 @@ export interface WorkerStats {
   /** Requests answered. */
   readonly requests: number;
   readonly inFlight: number;
+  /** WebSockets open now. */
+  readonly websockets: number;
   /** Seconds with at least one request in flight. */
   readonly busySeconds: number;
   /** Answered requests by method (METHODS order) and status class (STATUS_CLASSES order): `method * 5 + class`. */
@@ -58,6 +60,7 @@ function methodIndex(method: string): number {
 export class RequestStats {
   #requests = 0;
   #inFlight = 0;
+  #websockets = 0;
   #busyMs = 0;
   #busySince = 0;
   readonly #counts = new Array<number>(METHODS.length * STATUS_CLASSES.length).fill(0);
@@ -93,6 +96,11 @@ export class RequestStats {
     this.#buckets[i]!++;
   }
 
+  /** A WebSocket opened (+1) or closed (-1). */
+  webSocket(delta: number): void {
+    this.#websockets += delta;
+  }
+
   /** A request refused before the app, with `status`. */
   refused(status: number): void {
     this.#refused[status] = (this.#refused[status] ?? 0) + 1;
@@ -104,6 +112,7 @@ export class RequestStats {
     return {
       requests: this.#requests,
       inFlight: this.#inFlight,
+      websockets: this.#websockets,
       busySeconds: (this.#busyMs + (this.#inFlight > 0 ? now - this.#busySince : 0)) / 1000,
       counts: [...this.#counts],
       buckets: [...this.#buckets],
@@ -119,6 +128,7 @@ export function emptyStats(): WorkerStats {
   return {
     requests: 0,
     inFlight: 0,
+    websockets: 0,
     busySeconds: 0,
     counts: new Array<number>(METHODS.length * STATUS_CLASSES.length).fill(0),
     buckets: new Array<number>(DURATION_BUCKETS.length + 1).fill(0),
@@ -135,6 +145,7 @@ export function addStats(a: WorkerStats, b: WorkerStats): WorkerStats {
   return {
     requests: a.requests + b.requests,
     inFlight: a.inFlight + b.inFlight,
+    websockets: a.websockets + (b.websockets ?? 0),
     busySeconds: a.busySeconds + b.busySeconds,
     counts: a.counts.map((n, i) => n + (b.counts[i] ?? 0)),
     buckets: a.buckets.map((n, i) => n + (b.buckets[i] ?? 0)),

@@ -312,6 +312,8 @@ export async function runWorker(runtime: Runtime): Promise<void> {
       backlog: spec.backlog,
       policy,
       onRefused: (rejection, head, peer) => pipeline.refusedOnWire(rejection, head, peer),
+      onUpgrade: (head, peer, status) => pipeline.upgradedOnWire(head, peer, status),
+      onWebSocket: (delta) => stats.webSocket(delta),
       onError: (error) => log.debug(`Connection error: ${messageOf(error)}`),
       onStopped: (reason) => {
         log.error(`The server stopped accepting connections (${reason}); asking for a replacement`);

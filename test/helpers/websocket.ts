@@ -21,6 +21,10 @@ export class WebSocketClient {
   #frames: Frame[] = [];
   #waiting: (() => void) | undefined;
   #closed = false;
+  /** Pings the server sent so far. */
+  pings = 0;
+  /** Whether pings are answered (every real client does); a dead client is played by turning it off. */
+  answerPings = true;
   /** The handshake's answer: status line and header block. */
   readonly head: string;
 
@@ -72,6 +76,42 @@ export class WebSocketClient {
     this.#frame(0x1, Buffer.from(text));
   }
 
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Waits, with a deadline, until the server has sent `count` pings in all. */
+  async pinged(count: number, ms = 10_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.pings < count) {
+      if (this.#closed) throw new Error(`the connection closed after ${this.pings} pings`);
+      if (Date.now() > deadline) throw new Error(`${this.pings} pings within ${ms} ms, not ${count}`);
+      await new Promise<void>((resolve) => {
+        this.#waiting = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  }
+
+  /** Waits, with a deadline, until the connection closes; resolves with the close frame if one came first. */
+  async ended(ms = 10_000): Promise<Frame | undefined> {
+    const deadline = Date.now() + ms;
+    while (!this.#closed) {
+      if (Date.now() > deadline) throw new Error(`still open after ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        this.#waiting = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    return this.#frames.find((frame) => frame.opcode === 0x8);
+  }
+
+  /** Sends a binary message. */
+  sendBinary(data: Buffer): void {
+    this.#frame(0x2, data);
+  }
+
   /** Sends a close frame with `code`. */
   close(code = 1000): void {
     const payload = Buffer.alloc(2);
@@ -98,10 +138,12 @@ export class WebSocketClient {
   }
 
   #frame(opcode: number, payload: Buffer): void {
+    if (this.#socket.destroyed || !this.#socket.writable) return;
     const mask = randomBytes(4);
     const length = payload.length;
     const head = length < 126 ? Buffer.from([0x80 | opcode, 0x80 | length])
-      : Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff]);
+      : length < 65536 ? Buffer.from([0x80 | opcode, 0x80 | 126, length >> 8, length & 0xff])
+      : Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | 127]), Buffer.from(new BigUint64Array([BigInt(length)]).buffer).reverse()]);
     const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
     this.#socket.write(Buffer.concat([head, mask, masked]));
   }
@@ -126,7 +168,10 @@ export class WebSocketClient {
       const payload = this.#buffer.subarray(offset, offset + length);
       this.#buffer = this.#buffer.subarray(offset + length);
       if (opcode === 0x1) this.#frames.push({ opcode, text: payload.toString("utf8") });
-      else if (opcode === 0x8) this.#frames.push({ opcode, text: payload.subarray(2).toString("utf8"), code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005 });
+      else if (opcode === 0x9) {
+        this.pings++;
+        if (this.answerPings) this.#frame(0xa, Buffer.from(payload));
+      } else if (opcode === 0x8) this.#frames.push({ opcode, text: payload.subarray(2).toString("utf8"), code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005 });
     }
     this.#waiting?.();
   }

@@ -16,7 +16,7 @@ import { type Engine, engineArgs, label } from "./engine.ts";
 const APP = path.join(ROOT, "test/fixtures/app.ts");
 
 /** Runs `unicorn ctl ARGS` on the runtime; resolves with its exit code and output. */
-function ctl(runtime: RuntimeName, args: string[], env: Record<string, string> = {}, uid?: number) {
+export function ctl(runtime: RuntimeName, args: string[], env: Record<string, string> = {}, uid?: number) {
   const [cmd, ...rest] = command(runtime);
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const child = execFile(cmd!, [...rest, "ctl", ...args], {
@@ -31,7 +31,7 @@ function ctl(runtime: RuntimeName, args: string[], env: Record<string, string> =
 }
 
 /** Waits, with a deadline, until `check` returns something. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+export async function until<T>(what: string, check: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await check();
@@ -70,7 +70,7 @@ export function observabilitySuite(runtime: RuntimeName, engine?: Engine): void 
       expect(stats).toMatchObject({ requests: 10, byStatus: { "2xx": 10 }, byMethod: { GET: 10 } });
       const table = await ctl(runtime, [...at, "workers"]);
       expect(table.code).toBe(0);
-      expect(table.stdout).toMatch(/^PID\s+ID\s+GEN\s+STATE\s+AGE\s+REQUESTS\s+IN FLIGHT\s+BUSY\s+P50\s+P99\s+RSS\s+HEARTBEAT$/m);
+      expect(table.stdout).toMatch(/^PID\s+ID\s+GEN\s+STATE\s+AGE\s+REQUESTS\s+IN FLIGHT\s+WEBSOCKETS\s+BUSY\s+P50\s+P99\s+RSS\s+HEARTBEAT$/m);
       for (const pid of server.workerPids()) expect(table.stdout).toMatch(new RegExp(`^${pid}\\s+\\d+\\s+1\\s+serving\\s`, "m"));
       const config = await ctl(runtime, [...at, "config"]);
       expect(config.stdout).toMatch(/^workers\s+= 2  # cli$/m);

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { request } from "../helpers/http.ts";
 import { serveAsJsr } from "../helpers/jsr.ts";
 import { killAll, ROOT, Server, waitGone } from "../helpers/server.ts";
+import { WebSocketClient } from "../helpers/websocket.ts";
 
 const run = promisify(execFile);
 const BIN = path.join(ROOT, "node_modules/.bin");
@@ -136,6 +137,21 @@ describe.each(["node", "bun", "deno"] as const)("installed, on %s", (runtime) =>
     expect(await body(listener, "/a?b")).toBe("listener /a?b");
     expect(app.log).toMatch(/App: an Express app; served by node:http/);
     expect(listener.log).toMatch(/App: a function \(req, res\), read as a Node request listener/);
+  });
+
+  test("upgradeWebSocket from the package: a WebSocket on every engine of the runtime (its ws inlined or resolved)", async () => {
+    const engines = runtime === "node" ? [[]] : [[], ["--engine", runtime === "bun" ? "node" : "native"]];
+    for (const engine of engines) {
+      const server = start(launch(), ["websocket.mjs", ...engine]);
+      const url = await server.ready();
+      const ws = await WebSocketClient.open(Number(new URL(url).port), "/ws");
+      expect((await ws.next()).text, engine.join(" ")).toBe("welcome");
+      ws.send("from the package");
+      expect((await ws.next()).text).toBe("echo from the package");
+      ws.destroy();
+      server.signal("SIGTERM");
+      await server.exited();
+    }
   });
 
   test("unicorn ctl from the package talks to the server", async () => {

@@ -465,6 +465,7 @@ describe("unicorn ctl, through the control socket", () => {
     const stats = (requests: number) => ({
       requests,
       inFlight: 1,
+      websockets: 2,
       busySeconds: 0.5,
       counts: Array.from({ length: 40 }, (_, i) => (i === 1 ? requests : 0)),
       buckets: Array.from({ length: 14 }, (_, i) => (i === 0 ? requests : 0)),
@@ -479,7 +480,7 @@ describe("unicorn ctl, through the control socket", () => {
     const workers = await ask(runtime, { command: "workers" });
     expect(workers.ok).toBe(true);
     expect((workers.data as { workers: Array<{ pid: number; requests: number; inFlight: number }> }).workers)
-      .toMatchObject([{ pid: a!.pid, requests: 7, inFlight: 1 }, { pid: b!.pid, requests: 5, inFlight: 1 }]);
+      .toMatchObject([{ pid: a!.pid, requests: 7, inFlight: 1, websockets: 2 }, { pid: b!.pid, requests: 5, inFlight: 1, websockets: 2 }]);
     a!.exit(null, "SIGKILL");
     await arbiter.tick();
     const s = (await ask(runtime, { command: "stats" })).data as { requests: number; byStatus: Record<string, number>; restarts: Record<string, number> };

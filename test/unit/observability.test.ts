@@ -93,8 +93,12 @@ describe("StatsD", () => {
     c.advance(20);
     stats.end(t, "POST", 500);
     stats.refused(413);
+    stats.webSocket(1);
+    stats.webSocket(1);
+    stats.webSocket(-1);
     expect(statsdLines(first, stats.snapshot(), 4, "app", "env:prod")).toEqual([
       "app.unicorn.workers:4|g|#env:prod",
+      "app.unicorn.websockets:1|g|#env:prod",
       "app.unicorn.requests:3|c|#env:prod",
       "app.unicorn.request.status.2xx:2|c|#env:prod",
       "app.unicorn.request.status.5xx:1|c|#env:prod",
@@ -102,7 +106,7 @@ describe("StatsD", () => {
       "app.unicorn.request.refused.413:1|c|#env:prod",
     ]);
     const again = stats.snapshot();
-    expect(statsdLines(again, again, 4, "", "")).toEqual(["unicorn.workers:4|g"]);
+    expect(statsdLines(again, again, 4, "", "")).toEqual(["unicorn.workers:4|g", "unicorn.websockets:1|g"]);
     expect(parseStatsdHost("[::1]:9125")).toEqual({ host: "::1", port: 9125 });
     expect(parseStatsdHost("statsd")).toEqual({ host: "statsd", port: 8125 });
     expect(() => parseStatsdHost("a:b:c")).toThrow(/Invalid --statsd-host "a:b:c": expected HOST:PORT/);

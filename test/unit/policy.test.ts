@@ -19,6 +19,7 @@ function wire(head: Partial<WireHead> & { headers?: string[] } = {}, settings: P
     target: head.target ?? "/",
     version: head.version ?? "1.1",
     rawHeaders: head.headers ?? ["Host", "example.com"],
+    ...(head.http2 ? { http2: true as const } : {}),
   }).rejection;
 }
 
@@ -61,6 +62,15 @@ describe("the request policy on a wire head", () => {
     expect(wire({ target: "http://example.com/x" })).toBeUndefined();
     expect(wire({ headers: ["Host", "[::1]:8080"] })).toBeUndefined();
     expect(wire({ headers: ["Host", "a", "Transfer-Encoding", "chunked"] })).toBeUndefined();
+  });
+
+  test("HTTP/2.0 passes only from an engine that received an HTTP/2 stream, with or without an authority", () => {
+    expect(wire({ version: "2.0", http2: true })).toBeUndefined();
+    expect(wire({ version: "2.0", http2: true, headers: [] })).toBeUndefined();
+    expect(wire({ version: "2.0" })?.status).toBe(505);
+    // Host and a different :authority, as node-http2.ts gives them: two Hosts.
+    expect(wire({ version: "2.0", http2: true, headers: ["host", "a", "host", "b"] })?.status).toBe(400);
+    expect(wire({ version: "2.0", http2: true, headers: ["host", "a", "x-long", "y".repeat(9000)] })?.status).toBe(431);
   });
 
   test("the limits answer 414, 431 and 413 at their edges, and 0 turns each off", () => {
