@@ -17,12 +17,38 @@ const POLL_MS = 25;
 export class NativeDrain {
   draining = false;
   #lastRequest = 0;
+  /** Requests whose app has not answered yet (async ones: a sync answer is never in flight). */
+  #inFlight = 0;
 
   /** Called with every response; cheap while not draining. */
   respond(result: Response | Promise<Response>): Response | Promise<Response> {
     // A response finished after the drain began is the last on its connection.
-    if (result instanceof Promise) return result.then((response) => (this.draining ? this.#close(response) : response));
+    if (result instanceof Promise) {
+      this.#inFlight++;
+      return result.then((response) => {
+        this.#inFlight--;
+        return this.draining ? this.#close(response) : response;
+      }, (error: unknown) => {
+        this.#inFlight--;
+        throw error;
+      });
+    }
     return this.draining ? this.#close(result) : result;
+  }
+
+  /**
+   * Resolves once every request in flight has its answer: Deno.serve's shutdown resets HTTP/2 streams
+   * still waiting for one (GOAWAY, then RST_STREAM CANCEL), where it lets HTTP/1.1 requests finish.
+   */
+  answered(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (this.#inFlight > 0) return;
+        clearInterval(poll);
+        resolve();
+      }, POLL_MS);
+    });
   }
 
   #close(response: Response): Response {

@@ -136,6 +136,7 @@ export function serve(
   return Promise.resolve({
     async drain() {
       await drain.quiet();
+      await drain.answered();
       await Promise.all(servers.map((server) => server.shutdown().catch(() => {})));
     },
   });
