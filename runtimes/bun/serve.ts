@@ -27,6 +27,11 @@ interface BunServeOptions {
   fetch(request: Request, server: BunServer): Response | Promise<Response> | undefined | Promise<Response | undefined>;
   error(error: Error): Response;
 }
+const REQUEST = Symbol("request");
+const BUN = Symbol("bun");
+const SELF = Symbol("self");
+const UPGRADED = Symbol("upgraded");
+
 const Bun = (globalThis as unknown as {
   Bun: { serve(options: BunServeOptions): BunServer; file(path: string): unknown };
 }).Bun;
@@ -40,27 +45,33 @@ const Bun = (globalThis as unknown as {
 class BunConnInfo implements EngineInfo {
   /** The server as Hono's Bun helpers (getConnInfo) see it: its requestIP gives the client unicorn decided. */
   readonly server: BunServer;
-  readonly #request: Request;
-  readonly #bun: BunServer;
   /** Set for a request without Host: Bun.serve refuses HTTP/1.1 without one itself, so it is HTTP/1.0. */
   httpVersion: string | undefined;
+  // Symbol-keyed, not private (#) fields: a trusted proxy's info is an Object.create of this one, and
+  // reaches them, and the upgrade state, through its prototype. No closure per request.
+  readonly [REQUEST]: Request;
+  readonly [BUN]: BunServer;
+  readonly [SELF]: BunConnInfo;
+  [UPGRADED] = false;
+  constructor(request: Request, bun: BunServer, view: BunServer) {
+    this[REQUEST] = request;
+    this[BUN] = bun;
+    this[SELF] = this;
+    this.server = view;
+  }
   /**
    * `server.upgrade(request, options)` as Bun's own apps call it on their second argument, always on the
-   * request Bun made (the app may hold one the policy rebuilt). Own properties, not methods with private
-   * fields: a trusted proxy's info inherits them (`Object.create`).
+   * request Bun made (the app may hold one the policy rebuilt).
    */
-  readonly upgrade: (request?: Request, options?: unknown) => boolean;
-  declare readonly upgraded: boolean;
-  constructor(request: Request, bun: BunServer, view: BunServer) {
-    this.#request = request;
-    this.#bun = bun;
-    this.server = view;
-    let upgraded = false;
-    this.upgrade = (_request, options) => (upgraded ||= bun.upgrade(request, options));
-    Object.defineProperty(this, "upgraded", { get: () => upgraded });
+  upgrade(_request?: Request, options?: unknown): boolean {
+    const self = this[SELF];
+    return (self[UPGRADED] ||= self[BUN].upgrade(self[REQUEST], options));
+  }
+  get upgraded(): boolean {
+    return this[SELF][UPGRADED];
   }
   get remoteAddr(): EngineInfo["remoteAddr"] {
-    const ip = this.#bun.requestIP(this.#request);
+    const ip = this[BUN].requestIP(this[REQUEST]);
     return { transport: "tcp", hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
 }
