@@ -19,6 +19,7 @@ import type { EngineInfo, HttpServer, RemoteAddr, ServedApp, ServeListener, Serv
 import type { HttpSettings, Rejection, WireFields, WireVerdict } from "../../src/http/types.ts";
 import { reasonPhrase } from "../../src/http/policy.ts";
 import { acceptProxyHeader, type ProxiedSocket } from "./proxy-protocol.ts";
+import { countSent } from "./sent.ts";
 import { http2Engine } from "./node-http2.ts";
 import { WebSocketGuard } from "./websocket-guard.ts";
 import { answerRaw, NodeUpgrades, upgradeRequestOf } from "./node-websocket.ts";
@@ -71,28 +72,7 @@ class NodeConnInfo implements EngineInfo {
     show(this.incoming.socket as HttpSocket, client.hostname, secure);
   }
   whenSent(done: (bytes: number) => void): void {
-    const res = this.outgoing;
-    const head = this.incoming.method === "HEAD";
-    let bytes = 0;
-    const write = res.write;
-    const end = res.end;
-    res.write = function (this: http.ServerResponse, chunk: unknown, ...rest: unknown[]) {
-      bytes += sizeOf(chunk, rest[0]);
-      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof res.write;
-    res.end = function (this: http.ServerResponse, ...args: unknown[]) {
-      if (args[0] != null && typeof args[0] !== "function") bytes += sizeOf(args[0], args[1]);
-      return (end as (...args: unknown[]) => http.ServerResponse).apply(this, args);
-    } as typeof res.end;
-    let called = false;
-    const finish = () => {
-      if (called) return;
-      called = true;
-      // HEAD and bodiless statuses send no body, whatever was written.
-      done(head || res.statusCode === 204 || res.statusCode === 304 ? 0 : bytes);
-    };
-    res.once("finish", finish);
-    res.once("close", finish);
+    countSent(this.outgoing, this.incoming.method === "HEAD", done);
   }
 }
 
@@ -153,12 +133,6 @@ function nodeUpgrader(request: Request, options?: UpgradeOptions): Upgraded {
   const info = connInfoOf(request) as UpgradeInfo | undefined;
   if (!info?.takeOver) throw notAHandshake();
   return info.takeOver(options);
-}
-
-/** The bytes a chunk written to a response puts on the wire, before any chunked framing. */
-function sizeOf(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === "string") return Buffer.byteLength(chunk, typeof encoding === "string" ? encoding as BufferEncoding : "utf8");
-  return (chunk as { byteLength?: number } | null)?.byteLength ?? 0;
 }
 
 /** Whether a socket shows a client a proxy header named for the request in progress (`expose`). */

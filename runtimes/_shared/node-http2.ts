@@ -26,6 +26,7 @@ import { reasonPhrase } from "../../src/http/policy.ts";
 import type { HttpSettings, WireFields } from "../../src/http/types.ts";
 import type { EngineInfo, RemoteAddr, ServedApp, ServeOptions, WireHead } from "../../src/runtime.ts";
 import type { ProxiedSocket } from "./proxy-protocol.ts";
+import { countSent } from "./sent.ts";
 
 /** What a client with prior knowledge sends first (RFC 9113 3.4). */
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
@@ -91,12 +92,6 @@ function clientOf(socket: net.Socket & ProxiedSocket): RemoteAddr {
   return socket.proxied?.source ?? peerOf(socket);
 }
 
-/** The bytes a chunk written to a response puts on the wire. */
-function sizeOf(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === "string") return Buffer.byteLength(chunk, typeof encoding === "string" ? encoding as BufferEncoding : "utf8");
-  return (chunk as { byteLength?: number } | null)?.byteLength ?? 0;
-}
-
 /** The app's second argument for a request on an HTTP/2 stream: as node:http's, with node:http2's objects. */
 class Http2Info implements EngineInfo {
   readonly incoming: Request2;
@@ -133,30 +128,7 @@ class Http2Info implements EngineInfo {
     Object.defineProperty(this.incoming, "connection", { value: shown, configurable: true });
   }
   whenSent(done: (bytes: number) => void): void {
-    const res = this.outgoing;
-    const head = this.incoming.method === "HEAD";
-    let bytes = 0;
-    const write = res.write;
-    const end = res.end;
-    res.write = function (this: Response2, chunk: unknown, ...rest: unknown[]) {
-      bytes += sizeOf(chunk, rest[0]);
-      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof res.write;
-    res.end = function (this: Response2, ...args: unknown[]) {
-      // node:http2's end(chunk) writes the chunk through write (counted there); an engine's may not.
-      const before = bytes;
-      const result = (end as (...args: unknown[]) => Response2).apply(this, args);
-      if (bytes === before && args[0] != null && typeof args[0] !== "function") bytes += sizeOf(args[0], args[1]);
-      return result;
-    } as typeof res.end;
-    let called = false;
-    const finish = () => {
-      if (called) return;
-      called = true;
-      done(head || res.statusCode === 204 || res.statusCode === 304 ? 0 : bytes);
-    };
-    res.once("finish", finish);
-    res.once("close", finish);
+    countSent(this.outgoing, this.incoming.method === "HEAD", done);
   }
 }
 
