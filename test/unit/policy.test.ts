@@ -123,6 +123,31 @@ describe("the request policy on a native engine's Request", () => {
     expect(other.status).toBe(200);
   });
 
+  test("with Bun's headers.count, the fields the count leaves no room for are not asked for; the others still are", async () => {
+    // Bun's Headers, as its count shows them: each field once (merged duplicates), and the names asked for.
+    const bunRequest = (fields: Record<string, string>) => {
+      const asked: string[] = [];
+      const map = new Map(Object.entries(fields));
+      const headers = { count: map.size, get: (name: string) => (asked.push(name), map.get(name) ?? null) };
+      return { asked, request: { method: "GET", url: "http://a/x", headers, body: null } as unknown as Request };
+    };
+    const handler = wrapped();
+    const only = bunRequest({ host: "a" });
+    expect((await handler(only.request, { ...LOCAL, connection: "n1" })).status).toBe(200);
+    expect(only.asked).toEqual(["host"]);
+    // One field besides Host: read on until it is found, and no further.
+    const proxied = bunRequest({ host: "a", "x-forwarded-for": "203.0.113.7" });
+    const reply = await handler(proxied.request, { ...LOCAL, connection: "n2" });
+    expect((await reply.json()).remote).toBe("203.0.113.7");
+    expect(proxied.asked).toEqual(["host", "content-length", "transfer-encoding", "x-forwarded-for"]);
+    // A field unicorn does not read: every one is asked for, and the last one read still counts.
+    const other = bunRequest({ host: "a", "user-agent": "curl", forwarded: "for=203.0.113.8" });
+    expect((await (await handler(other.request, { ...LOCAL, connection: "n3" })).json()).remote).toBe("203.0.113.8");
+    expect(other.asked).toEqual(["host", "content-length", "transfer-encoding", "x-forwarded-for", "forwarded", "x-forwarded-proto", "x-forwarded-ssl"]);
+    const framed = bunRequest({ host: "a", "content-length": "1", "transfer-encoding": "chunked" });
+    expect((await handler(framed.request, { ...LOCAL, connection: "n4" })).status).toBe(400);
+  });
+
   test("requires Host, since the version is hidden", async () => {
     const reply = await wrapped()(new Request("http://a/x"), { ...LOCAL, connection: "c3" });
     expect(reply.status).toBe(400);
