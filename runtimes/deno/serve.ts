@@ -3,7 +3,7 @@
  * node:http by default (Node's parser and timeouts: Deno.serve has none) or with
  * Deno.serve under `--engine native` (about 2.5 times less CPU per request).
  */
-import type { ConnInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
+import type { ConnInfo, EngineInfo, HttpServer, ServedApp, ServeListener, ServeOptions } from "../../src/runtime.ts";
 import { originalOf } from "../../src/http/client.ts";
 import type { HttpSettings } from "../../src/http/types.ts";
 import { setUpgrader, type Upgraded, upgradeWebSocket, type UpgradeOptions } from "../../src/http/websocket.ts";
@@ -79,6 +79,29 @@ function tooBig(event: MessageEvent, socket: DenoSocket, max: number): void {
   socket.close(1009, "Message too big");
 }
 
+/**
+ * The app's second argument on Deno.serve. The peer is read at once: Deno's info cannot give it once the
+ * request is answered or upgraded (the access log asks then). The connection's key is made only when
+ * asked for (the policy asks once a refusal has been made).
+ */
+class DenoConnInfo implements EngineInfo {
+  readonly remoteAddr: ConnInfo["remoteAddr"];
+  constructor(remoteAddr: ConnInfo["remoteAddr"]) {
+    this.remoteAddr = remoteAddr;
+  }
+  /** One connection's requests share their peer's address and port (the policy's memory of a refusal). */
+  get connection(): string {
+    return `${this.remoteAddr.hostname}|${this.remoteAddr.port}`;
+  }
+  /**
+   * Asked only of a request without Host: Deno.serve hides the version and serves HTTP/1.0 and HTTP/1.1
+   * alike without one, so it is taken for HTTP/1.0 rather than refuse a valid request.
+   */
+  get httpVersion(): string {
+    return "1.0";
+  }
+}
+
 export function serve(
   app: ServedApp,
   listeners: readonly ServeListener[],
@@ -113,15 +136,7 @@ export function serve(
         return new Response("Internal Server Error\n", { status: 500 });
       },
       handler(request, info) {
-        const { hostname, port } = info.remoteAddr;
-        const result = handler(request, {
-          remoteAddr: info.remoteAddr,
-          connection: `${hostname}|${port}`,
-          // Asked only of a request without Host: Deno.serve hides the version and serves HTTP/1.0
-          // and HTTP/1.1 alike without one, so it is taken for HTTP/1.0 rather than refuse a valid request.
-          httpVersion: "1.0",
-        });
-        return drain.respond(result);
+        return drain.respond(handler(request, new DenoConnInfo(info.remoteAddr)));
       },
     });
   });
