@@ -6,6 +6,8 @@ Bun.serve({
   hostname: "127.0.0.1",
   reusePort: process.argv[3] === "reusePort",
   development: false,
+  // idle.mjs keeps connections idle longer than Bun.serve's 10 s idleTimeout (255 s at most).
+  ...(process.env.BENCH_KEEP_ALIVE_S ? { idleTimeout: Math.min(255, Number(process.env.BENCH_KEEP_ALIVE_S)) } : {}),
   fetch: () => new Response("Hello, World!", { headers: { "content-type": "text/plain" } }),
 });
 console.error("ready");
