@@ -14,6 +14,9 @@ interface BunServer {
   /** The idle timeout of this request's connection, in seconds; 0 for none. */
   timeout(request: Request, seconds: number): void;
   stop(closeActiveConnections?: boolean): Promise<void>;
+  /** Sends to every WebSocket subscribed to `topic`. */
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, compress?: boolean): number;
+  subscriberCount(topic: string): number;
 }
 interface BunServeOptions {
   hostname: string;
@@ -89,11 +92,11 @@ class BunConnInfo implements EngineInfo {
   timeout(_request: Request, seconds: number): void {
     this[BUN].timeout(this[SELF][REQUEST], seconds);
   }
-  publish(...args: unknown[]): unknown {
-    return (this.server as unknown as { publish(...a: unknown[]): unknown }).publish(...args);
+  publish(topic: string, data: string | ArrayBufferView | ArrayBuffer, compress?: boolean): number {
+    return this[BUN].publish(topic, data, compress);
   }
-  subscriberCount(topic: string): unknown {
-    return (this.server as unknown as { subscriberCount(topic: string): unknown }).subscriberCount(topic);
+  subscriberCount(topic: string): number {
+    return this[BUN].subscriberCount(topic);
   }
 }
 

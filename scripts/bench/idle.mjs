@@ -3,7 +3,7 @@
 // the RSS of the process that serves (for unicorn, its one worker), opens N keep-alive connections that
 // each send one request and read its answer, leaves them idle, waits for the RSS to settle, and prints
 // KiB per connection (the growth divided by N). With --load, wrk runs against the server first, and the
-// RSS after that load is printed too (issue 15: Deno's default engine against Deno.serve).
+// RSS after that load is printed too (Deno's default engine against Deno.serve).
 //
 //   node scripts/bench/idle.mjs [--connections 2000] [--runs 3] [--only node,bun,deno] [--match REGEX]
 //     [--warmup 2000] [--load] [--load-duration 10] [--load-connections 50] [--quiet 20] [--settle 60]
