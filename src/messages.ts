@@ -35,6 +35,12 @@ export type Message =
    * --shutdown-delay), serve on with the health path answering 503.
    */
   | { type: "stop"; delay?: number }
+  /**
+   * From the arbiter, just before its SIGTERM: this worker alone leaves (a reload, a recycle, a scale
+   * down) while the server goes on, so its health path keeps answering 200: a balancer's check that
+   * lands on it must not take the whole instance out.
+   */
+  | { type: "retire" }
   /** From the arbiter: reopen the log file (USR1). */
   | { type: "reopen-logs" };
 

@@ -128,6 +128,7 @@ export class WorkerHandle {
     if (this.state === "retiring") return false;
     this.state = "retiring";
     this.retiredAt = now;
+    this.channel?.send({ type: "retire" });
     this.child.kill("SIGTERM");
     return true;
   }
@@ -136,8 +137,9 @@ export class WorkerHandle {
   /** Stops it; a graceful stop with a delay (--shutdown-delay) is asked by message, the worker serving on meanwhile. */
   stop(graceful: boolean, delay = 0): void {
     this.state = "retiring";
-    if (graceful && delay > 0 && this.channel) this.channel.send({ type: "stop", delay });
-    else this.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
+    // Said by message too: a worker retiring already (a reload's old one) must now say 503 as well.
+    if (graceful) this.channel?.send({ type: "stop", delay });
+    if (!graceful || delay <= 0 || !this.channel) this.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
   }
 
   /** It said it is draining (it stopped accepting) by itself. */

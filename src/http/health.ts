@@ -1,7 +1,8 @@
 /**
  * `--health-path`, answered by unicorn in each worker before anything else (not logged, not counted,
- * never the app's): PATH is readiness, 200 while the worker takes requests and 503 once it stops (a
- * graceful stop, a retirement); PATH/live is liveness, 200 whenever the worker answers at all.
+ * never the app's): PATH is readiness, 200 while the worker takes requests and 503 once the server
+ * stops (a graceful stop, --shutdown-delay); a worker that leaves alone (a reload, a recycle, a scale
+ * down) still says 200, the server going on. PATH/live is liveness, 200 whenever the worker answers.
  */
 
 /** The answer to a request for `path`, or undefined when it is not the health path's. */

@@ -166,6 +166,8 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   let hooks: Hooks = {};
   let server: HttpServer | undefined;
   let stopping = false;
+  /** Leaving alone (a reload, a recycle, a scale down): the server goes on, its health path says 200. */
+  let retiring = false;
   let exiting = false;
 
   let channel: Channel | undefined;
@@ -248,7 +250,10 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     leaveAsOrphan(ExitCode.OK);
   });
   channel.onMessage((message) => {
-    if (message.type === "stop") void stop(message.delay);
+    if (message.type === "stop") {
+      retiring = false;
+      void stop(message.delay);
+    } else if (message.type === "retire") retiring = true;
     else if (message.type === "reopen-logs") reopenLogs();
   });
   channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
@@ -295,7 +300,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     app: app.app,
     stats,
     healthPath: spec.healthPath,
-    ready: () => !stopping,
+    ready: () => !stopping || retiring,
     hooks,
     worker,
     log,

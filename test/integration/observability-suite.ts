@@ -8,9 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { request } from "../helpers/http.ts";
+import { RawConnection, request } from "../helpers/http.ts";
 import { parseExposition } from "../helpers/prometheus.ts";
-import { command, killAll, ROOT, type RuntimeName, Server } from "../helpers/server.ts";
+import { command, killAll, ROOT, type RuntimeName, Server, waitGone } from "../helpers/server.ts";
 import { type Engine, engineArgs, label } from "./engine.ts";
 
 const APP = path.join(ROOT, "test/fixtures/app.ts");
@@ -254,6 +254,35 @@ export function observabilitySuite(runtime: RuntimeName, engine?: Engine): void 
       expect((await request(`${url}/healthz/live`)).status).toBe(200);
       expect((await request(`${url}/pid`)).status).toBe(200);
       expect((await server.exited()).code).toBe(0);
+    });
+
+    test("a worker leaving alone (a reload's old one) still answers the health path 200: a check that lands on it keeps the instance in", async () => {
+      const server = new Server(runtime, [APP, "-b", "127.0.0.1:0", "-w", "1", "--health-path", "/healthz", "--no-control-socket", ...engineArgs(engine)]);
+      const url = await server.ready();
+      const [old] = server.workerPids();
+      const conn = new RawConnection(Number(new URL(url).port));
+      try {
+        await conn.connected();
+        conn.send("/healthz");
+        const before = await conn.read();
+        expect(before.headers.connection).not.toBe("close");
+        expect(before.status).toBe(200);
+        server.signal("SIGHUP");
+        // Asked again and again on the old worker's kept-alive connection: the first answer it gives while
+        // it drains is the last on the connection (Connection: close), and it still says the server is fine.
+        const deadline = Date.now() + 15_000;
+        let answer = before;
+        while (answer.headers.connection !== "close") {
+          if (Date.now() > deadline) throw new Error("the old worker never began to drain");
+          conn.send("/healthz");
+          answer = await conn.read();
+        }
+        expect([answer.status, answer.body]).toEqual([200, "ok\n"]);
+        // The old worker leaves once its last answer is sent.
+        expect(await waitGone([old!], 15_000)).toEqual([]);
+      } finally {
+        conn.close();
+      }
     });
   });
 
