@@ -28,7 +28,8 @@ const backend: Backend = {
     defaultEngine: "node",
     engineNotes: {
       native: "Deno.serve enforces no header, body or keep-alive timeout and --worker-connections does not apply: " +
-        "put a proxy that does in front, or use --engine node",
+        "put a proxy that does in front, or use --engine node; a worker that stops (reload, recycle) can reset " +
+        "a connection Deno.serve accepted in its last instant",
     },
   },
   bindShared: () => Promise.reject(new Error("a Deno arbiter cannot hand sockets to workers")),

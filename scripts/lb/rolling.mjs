@@ -216,10 +216,12 @@ class HAProxy {
     fs.writeFileSync(this.conf, `
 global
   maxconn 4096
-  log stderr format raw local0 notice
+  log stderr format raw local0 info
 defaults
   mode http
   log global
+  option httplog
+  option dontlog-normal
   timeout connect 2s
   timeout client 65s
   timeout server 65s
