@@ -24,7 +24,10 @@ export function heartbeatInterval(timeoutSeconds: number): number {
   return Math.max(50, Math.min(1000, (timeoutSeconds * 1000) / 4));
 }
 
-/** How often a worker checks that its arbiter is still its parent, in ms (a parent's death also closes the control socket). */
+/**
+ * How often a worker checks that its arbiter is still its parent, in ms, until it reaches the control
+ * socket (whose close then says the arbiter died); after that, once per heartbeat, as a backstop.
+ */
 const ORPHAN_CHECK_MS = 200;
 
 /** Descriptors a worker keeps for itself (stdio, event loop, control socket, listeners, logs, files the app opens). */
@@ -144,7 +147,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     else setTimeout(() => leaveAsOrphan(code, tries + 1), 10);
   };
   if (orphaned()) return runtime.exit(ExitCode.OK);
-  setInterval(() => {
+  const orphanWatch = setInterval(() => {
     if (orphaned()) runtime.exit(ExitCode.OK);
   }, ORPHAN_CHECK_MS);
   let log: Logger;
@@ -249,6 +252,9 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.warning("Arbiter is gone, worker exiting");
     leaveAsOrphan(ExitCode.OK);
   });
+  // From here the socket's close tells; a timer five times a second would cost an idle worker as much
+  // CPU as its runtime's own idling (measured on Bun: 1.5 ms/s more).
+  clearInterval(orphanWatch);
   channel.onMessage((message) => {
     if (message.type === "stop") {
       retiring = false;
@@ -336,6 +342,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
   setInterval(() => {
+    if (orphaned()) return runtime.exit(ExitCode.OK);
     watchAccept();
     control.send(lastBeat!());
   }, heartbeatInterval(spec.timeout));
