@@ -73,6 +73,9 @@ const CASES = {
     { id: "unicorn-node-1", name: "unicorn node, 1 worker", pin: true, cmd: (p) => serve("node", p) },
     { id: "node-cluster", name: `node:cluster, ${workers} workers (node:http)`, cmd: (p) => [process.execPath, apps("cluster.mjs"), "http", p, workers] },
     { id: "pm2", name: `PM2 -i ${workers} (node:http)`, pm2: true, cmd: (p) => [apps("listen.mjs"), "-i", workers, "--name", "unicorn-bench-http", "--", "http", p] },
+    // The same Fetch handler unicorn serves, as such an app runs on Node without unicorn.
+    { id: "node-cluster-hono", name: `node:cluster, ${workers} workers (@hono/node-server)`, cmd: (p) => [process.execPath, apps("cluster.mjs"), "hono", p, workers] },
+    { id: "pm2-hono", name: `PM2 -i ${workers} (@hono/node-server)`, pm2: true, cmd: (p) => [apps("listen.mjs"), "-i", workers, "--name", "unicorn-bench-hono", "--", "hono", p] },
     { id: "unicorn-node-N", name: `unicorn node, ${workers} workers`, cmd: (p) => serve("node", p, "-w", workers) },
   ],
   bun: [
@@ -100,7 +103,14 @@ const CASES = {
 
 /** The ratios printed per runtime: [unicorn's case, the case it is held against]. */
 const RATIOS = {
-  node: [["unicorn-node-1", "node-http"], ["unicorn-node-1", "hono-node"], ["unicorn-node-N", "node-cluster"], ["unicorn-node-N", "pm2"]],
+  node: [
+    ["unicorn-node-1", "node-http"],
+    ["unicorn-node-1", "hono-node"],
+    ["unicorn-node-N", "node-cluster"],
+    ["unicorn-node-N", "pm2"],
+    ["unicorn-node-N", "node-cluster-hono"],
+    ["unicorn-node-N", "pm2-hono"],
+  ],
   bun: [["unicorn-bun-1", "bun-serve"], ["unicorn-bun-N", "bun-reuseport"]],
   deno: [
     ["unicorn-deno-1", "deno-serve"],

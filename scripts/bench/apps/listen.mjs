@@ -1,5 +1,5 @@
 /**
- * Listens a benchmark app itself, as its users do without unicorn: `node listen.mjs express|fastify|http PORT`.
+ * Listens a benchmark app itself, as its users do without unicorn: `node listen.mjs express|fastify|hono|http PORT`.
  * The bare case runs it alone; PM2's cluster mode runs it in each of its workers (`pm2 start listen.mjs -i N -- express PORT`);
  * cluster.mjs imports it in each worker.
  */
