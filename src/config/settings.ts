@@ -832,7 +832,7 @@ const ROWS = [
     section: "Metrics",
     flags: ["--health-path"],
     metavar: "PATH",
-    doc: "Answer GET PATH (readiness: 200, or 503 once the worker stops) and PATH/live (liveness: 200) before the app. Off by default.",
+    doc: "Answer GET PATH (readiness: 200, or 503 once the server stops; a worker leaving alone, as in a reload, still says 200) and PATH/live (liveness: 200) before the app. Off by default.",
     default: undefined,
   }),
   define(SECONDS, {
