@@ -31,16 +31,12 @@ export type Message =
   /** The worker has stopped accepting and is finishing its requests. */
   | { type: "draining" }
   /**
-   * From the arbiter: stop gracefully; first, for `delay` seconds (a whole-server stop with
-   * --shutdown-delay), serve on with the health path answering 503.
-   */
-  | { type: "stop"; delay?: number }
-  /**
-   * From the arbiter, just before its SIGTERM: this worker alone leaves (a reload, a recycle, a scale
-   * down) while the server goes on, so its health path keeps answering 200: a balancer's check that
+   * From the arbiter: the whole server stops gracefully, so the health path answers 503; first, for
+   * `delay` seconds (--shutdown-delay), serve on. A worker that leaves alone (a reload, a recycle, a
+   * scale down) gets only SIGTERM, and its health path keeps answering 200: a balancer's check that
    * lands on it must not take the whole instance out.
    */
-  | { type: "retire" }
+  | { type: "stop"; delay?: number }
   /** From the arbiter: reopen the log file (USR1). */
   | { type: "reopen-logs" };
 

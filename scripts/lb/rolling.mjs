@@ -352,15 +352,19 @@ try {
     for (const instance of steps.has("hup") ? instances : []) {
       const t0 = Date.now();
       const before = instance.count(/Reload complete/g);
+      const logged = balancer.err?.length ?? 0;
       phase = `HUP ${instance.name}`;
       instance.child.kill("SIGHUP");
       await waitFor(`${instance.name} reloaded`, () => instance.count(/Reload complete/g) > before);
-      hups.push({ instance: instance.name, ms: Date.now() - t0 });
+      const hup = { instance: instance.name, ms: Date.now() - t0, downs: 0 };
+      hups.push(hup);
       say(`${instance.name}: reloaded in ${Date.now() - t0} ms`);
       phase = `after HUP ${instance.name}`;
       // The old workers are gone: the next HUP starts from the new generation serving alone.
       await waitFor(`${instance.name}'s old workers gone`, () =>
         childrenOf(instance.child.pid).length === Number(values.workers));
+      // A reload must not take the instance out of the balancer (HAProxy logs each server it marks DOWN).
+      hup.downs = (balancer.err?.slice(logged).match(/^Server \S+ is DOWN/gm) ?? []).length;
     }
   }
 } catch (error) {

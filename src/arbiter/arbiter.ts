@@ -464,15 +464,21 @@ export class Arbiter {
     this.#readiness.stopping(graceful);
     // --shutdown-delay: a graceful stop first serves on, the health path answering 503, so that load
     // balancers stop sending before the listeners close.
-    const delay = graceful ? this.config.shutdownDelay : 0;
+    // After USR2, a new arbiter serves on: this one's workers leave as a reload's do (no delay, their
+    // health path still 200), not as a server that stops.
+    const successor = this.#upgrade.successor !== undefined;
+    const delay = graceful && !successor ? this.config.shutdownDelay : 0;
     this.#stop = { graceful, deadline: this.runtime.monotonic() + delay + seconds, killed: false };
     // A new arbiter (USR2) serves the same unix sockets: leave their paths.
     const close = () => {
-      for (const listener of this.listeners?.bound ?? []) listener.close(this.#upgrade.successor !== undefined);
+      for (const listener of this.listeners?.bound ?? []) listener.close(successor);
     };
     if (delay > 0) setTimeout(close, delay * 1000);
     else close();
-    for (const worker of this.workers.values()) worker.stop(graceful, delay);
+    for (const worker of this.workers.values()) {
+      if (graceful && successor) worker.retire(this.runtime.monotonic());
+      else worker.stop(graceful, delay);
+    }
     for (const waiter of this.#reloadWaiters.splice(0)) waiter({ outcome: "failed", reason: "the server is stopping" });
     this.#progressStop();
   }

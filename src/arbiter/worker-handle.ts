@@ -128,16 +128,16 @@ export class WorkerHandle {
     if (this.state === "retiring") return false;
     this.state = "retiring";
     this.retiredAt = now;
-    this.channel?.send({ type: "retire" });
     this.child.kill("SIGTERM");
     return true;
   }
 
-  /** The arbiter stops: gracefully (SIGTERM) or at once (SIGQUIT). */
-  /** Stops it; a graceful stop with a delay (--shutdown-delay) is asked by message, the worker serving on meanwhile. */
+  /**
+   * The server stops: gracefully, by message (its health path then says 503; with --shutdown-delay it
+   * serves on meanwhile) and SIGTERM, or at once (SIGQUIT).
+   */
   stop(graceful: boolean, delay = 0): void {
     this.state = "retiring";
-    // Said by message too: a worker retiring already (a reload's old one) must now say 503 as well.
     if (graceful) this.channel?.send({ type: "stop", delay });
     if (!graceful || delay <= 0 || !this.channel) this.child.kill(graceful ? "SIGTERM" : "SIGQUIT");
   }

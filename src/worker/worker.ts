@@ -169,8 +169,11 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   let hooks: Hooks = {};
   let server: HttpServer | undefined;
   let stopping = false;
-  /** Leaving alone (a reload, a recycle, a scale down): the server goes on, its health path says 200. */
-  let retiring = false;
+  /**
+   * The server stops (said by the arbiter's `stop` message): the health path says 503. A worker that
+   * only gets TERM leaves alone (a reload, a recycle, a scale down) while the server goes on: 200.
+   */
+  let serverStopping = false;
   let exiting = false;
 
   let channel: Channel | undefined;
@@ -252,14 +255,11 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     log.warning("Arbiter is gone, worker exiting");
     leaveAsOrphan(ExitCode.OK);
   });
-  // From here the socket's close tells; a timer five times a second would cost an idle worker as much
-  // CPU as its runtime's own idling (measured on Bun: 1.5 ms/s more).
-  clearInterval(orphanWatch);
   channel.onMessage((message) => {
     if (message.type === "stop") {
-      retiring = false;
+      serverStopping = true;
       void stop(message.delay);
-    } else if (message.type === "retire") retiring = true;
+    }
     else if (message.type === "reopen-logs") reopenLogs();
   });
   channel.send({ type: "hello", id: spec.id, pid: runtime.pid });
@@ -306,7 +306,7 @@ export async function runWorker(runtime: Runtime): Promise<void> {
     app: app.app,
     stats,
     healthPath: spec.healthPath,
-    ready: () => !stopping || retiring,
+    ready: () => !serverStopping,
     hooks,
     worker,
     log,
@@ -341,6 +341,10 @@ export async function runWorker(runtime: Runtime): Promise<void> {
   lastBeat = () => ({ type: "heartbeat", requests: requests(), rss: runtime.memoryRss(), stats: stats.snapshot() });
   if (orphaned()) return runtime.exit(ExitCode.OK);
   const watchAccept = acceptWatch(runtime, server, log, (reason) => control.send({ type: "stuck", reason }));
+  // Serving, the control socket's close tells of the arbiter's death and each heartbeat checks the parent
+  // as a backstop: a timer five times a second would cost an idle worker as much CPU as its runtime's own
+  // idling (measured on Bun: 1.5 ms/s more).
+  clearInterval(orphanWatch);
   setInterval(() => {
     if (orphaned()) return runtime.exit(ExitCode.OK);
     watchAccept();

@@ -26,7 +26,7 @@ interface Result {
   post: number;
   failures: Record<string, number>;
   drains: { instance: string; ms: number; code: number }[];
-  hups: { instance: string; ms: number }[];
+  hups: { instance: string; ms: number; downs: number }[];
 }
 
 const running = new Set<ChildProcess>();
@@ -64,6 +64,8 @@ function expectNoLoss(result: Result, restarts: boolean): void {
   expect(result.get).toBeGreaterThan(50);
   expect(result.post).toBeGreaterThan(50);
   expect(result.hups.map((h) => h.instance)).toEqual(["A", "B"]);
+  // A reload leaves the instance in the balancer: its old workers' health path still says 200.
+  expect(result.hups.map((h) => h.downs)).toEqual([0, 0]);
   if (restarts) {
     expect(result.drains.map((d) => [d.instance, d.code])).toEqual([["A", 0], ["B", 0]]);
   }
@@ -82,14 +84,17 @@ for (const runtime of RUNTIMES) {
     if (runtime === "deno") {
       // Deno.serve's shutdown resets connections it accepted and has not read yet (10 stops of a reuse-port
       // Deno.serve under new connections: 60 to 72 resets; node:http on Deno: 0), so a HUP's old worker can
-      // lose one while the balancer keeps opening connections to the instance (docs/deploy.md). The restart
-      // takes the instance out of the balancer first: nothing arrives when Deno.serve stops.
-      haproxy(`HAProxy, Deno.serve engine: a rolling restart under load loses no request (the rolling HUP is not asserted: Deno.serve's stop resets a connection it accepted in its last instant)${has("haproxy") ? "" : " (skipped: needs haproxy)"}`, async () => {
-        const result = await rolling(["--runtime", runtime, "--engine", "native", "--balancer", "haproxy", "--steps", "restart"]);
-        expect(result.failures).toEqual({});
-        expect(result.failed).toBe(0);
+      // lose one while the balancer keeps opening connections to the instance (3 requests in 24 HUPs:
+      // docs/deploy.md). The restart takes the instance out of the balancer first: nothing
+      // arrives when Deno.serve stops, and nothing may be lost.
+      haproxy(`HAProxy, Deno.serve engine: a rolling restart under load loses no request; a rolling HUP keeps the instance in and loses 2 at most (Deno.serve's stop resets a connection it accepted in its last instant)${has("haproxy") ? "" : " (skipped: needs haproxy)"}`, async () => {
+        const result = await rolling(["--runtime", runtime, "--engine", "native", "--balancer", "haproxy"]);
+        const lost = Object.entries(result.failures);
+        expect(lost.filter(([step]) => !/during (after )?HUP /.test(step))).toEqual([]);
+        expect(result.failed).toBeLessThanOrEqual(2);
         expect(result.get).toBeGreaterThan(50);
         expect(result.post).toBeGreaterThan(50);
+        expect(result.hups.map((h) => [h.instance, h.downs])).toEqual([["A", 0], ["B", 0]]);
         expect(result.drains.map((d) => [d.instance, d.code])).toEqual([["A", 0], ["B", 0]]);
       }, 120_000);
     }

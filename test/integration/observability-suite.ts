@@ -284,6 +284,40 @@ export function observabilitySuite(runtime: RuntimeName, engine?: Engine): void 
         conn.close();
       }
     });
+
+    test("after USR2, TERM to the old arbiter retires its workers: their health path still says 200, no --shutdown-delay is waited", async () => {
+      const server = new Server(runtime, [APP, "-b", "127.0.0.1:0", "-w", "1", "--health-path", "/healthz", "--shutdown-delay", "30", "--no-control-socket", ...engineArgs(engine)]);
+      const url = await server.ready();
+      const conn = new RawConnection(Number(new URL(url).port));
+      try {
+        await conn.connected();
+        conn.send("/pid");
+        const oldWorker = Number((await conn.read()).body);
+        expect(server.workerPids()).toContain(oldWorker);
+        server.signal("SIGUSR2");
+        const [, successor] = await server.waitFor(/started a new arbiter with pid: (\d+)/);
+        server.extraPids.push(Number(successor));
+        await server.waitForCount(/is serving/, 2);
+        server.signal("SIGTERM");
+        // The old worker's kept-alive connection: its answers while it drains end with Connection: close,
+        // and say the server (now the new arbiter's) is fine.
+        const deadline = Date.now() + 15_000;
+        let answer = { status: 0, headers: {} as Record<string, string>, body: "" };
+        while (answer.headers.connection !== "close") {
+          if (Date.now() > deadline) throw new Error("the old worker never began to drain");
+          conn.send("/healthz");
+          answer = await conn.read();
+        }
+        expect([answer.status, answer.body]).toEqual([200, "ok\n"]);
+        // Well within the 30 s of --shutdown-delay, which a server that goes on does not wait.
+        expect((await server.exited()).code).toBe(0);
+        expect(await waitGone([oldWorker], 10_000)).toEqual([]);
+        expect((await request(`${url}/healthz`)).status).toBe(200);
+        process.kill(Number(successor), "SIGTERM");
+      } finally {
+        conn.close();
+      }
+    });
   });
 
   describe(`${name}: process titles`, () => {
