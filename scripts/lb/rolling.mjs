@@ -352,7 +352,7 @@ try {
     for (const instance of steps.has("hup") ? instances : []) {
       const t0 = Date.now();
       const before = instance.count(/Reload complete/g);
-      const logged = balancer.err?.length ?? 0;
+      const logged = balancer.err.length;
       phase = `HUP ${instance.name}`;
       instance.child.kill("SIGHUP");
       await waitFor(`${instance.name} reloaded`, () => instance.count(/Reload complete/g) > before);
@@ -364,7 +364,7 @@ try {
       await waitFor(`${instance.name}'s old workers gone`, () =>
         childrenOf(instance.child.pid).length === Number(values.workers));
       // A reload must not take the instance out of the balancer (HAProxy logs each server it marks DOWN).
-      hup.downs = (balancer.err?.slice(logged).match(/^Server \S+ is DOWN/gm) ?? []).length;
+      hup.downs = (balancer.err.slice(logged).match(/^Server \S+ is DOWN/gm) ?? []).length;
     }
   }
 } catch (error) {

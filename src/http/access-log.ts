@@ -204,15 +204,15 @@ export class AccessLog {
    * bytes it sends (node:http), once the response is sent; else as soon as the app has answered.
    */
   wrap(handler: EngineHandler): EngineHandler {
-    const line = (request: Request, info: EngineInfo, peer: string, response: Response, started: Date, t0: number, bytes?: number) => {
+    const line = (request: Request, info: EngineInfo, response: Response, started: Date, t0: number, bytes?: number) => {
       const version = info.wire?.head.version;
       this.write({
         request: accessRequest(request),
         status: response.status,
         responseHeader: (name) => response.headers.get(name),
         // The client the policy decided; a request it refused keeps the peer.
-        remote: connInfoOf(request)?.remoteAddr.hostname ?? peer,
-        peer,
+        remote: (connInfoOf(request) ?? info).remoteAddr.hostname,
+        peer: info.remoteAddr.hostname,
         bytes,
         started,
         durationMs: performance.now() - t0,
@@ -222,19 +222,17 @@ export class AccessLog {
     return (request, info) => {
       const started = new Date();
       const t0 = performance.now();
-      // Read now: Deno.serve cannot tell the peer once the request is answered or upgraded.
-      const peer = info.remoteAddr.hostname;
       if (info.whenSent) {
         // The line waits for both the response and the count of what was sent, whichever comes last.
         let response: Response | undefined;
         let sent: number | undefined;
         info.whenSent((bytes) => {
           sent = bytes;
-          if (response) line(request, info, peer, response, started, t0, bytes);
+          if (response) line(request, info, response, started, t0, bytes);
         });
         const settle = (value: Response) => {
           response = value;
-          if (sent !== undefined) line(request, info, peer, value, started, t0, sent);
+          if (sent !== undefined) line(request, info, value, started, t0, sent);
           return value;
         };
         const result = handler(request, info);
@@ -242,7 +240,7 @@ export class AccessLog {
       }
       const result = handler(request, info);
       const settle = (response: Response) => {
-        line(request, info, peer, response, started, t0);
+        line(request, info, response, started, t0);
         return response;
       };
       return result instanceof Promise ? result.then(settle) : settle(result);

@@ -25,8 +25,8 @@ export function heartbeatInterval(timeoutSeconds: number): number {
 }
 
 /**
- * How often a worker checks that its arbiter is still its parent, in ms, until it reaches the control
- * socket (whose close then says the arbiter died); after that, once per heartbeat, as a backstop.
+ * How often a worker checks that its arbiter is still its parent, in ms, while it boots; serving, the
+ * control socket's close says the arbiter died, and each heartbeat checks the parent as a backstop.
  */
 const ORPHAN_CHECK_MS = 200;
 
